@@ -1,0 +1,53 @@
+# The two commands a newcomer needs: `make run` (the whole mesh) and `make test`.
+# Both install what they need into .venv/ and node_modules/ on first use.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BUF := node_modules/.bin/buf
+export PYTHONPATH := $(CURDIR):$(CURDIR)/gen
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: run test check lint typecheck gen envoy-config fmt clean
+
+run: gen
+	$(PY) -m tools.mesh run
+
+test: check
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+check: lint typecheck
+
+lint: gen $(BUF)
+	$(BUF) lint
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+typecheck: gen
+	$(VENV)/bin/mypy
+
+fmt: $(VENV)/.installed
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+gen: gen/descriptors.pb
+
+gen/descriptors.pb: $(VENV)/.installed $(shell find protos -name '*.proto')
+	$(PY) -m tools.gen_protos
+
+# Rewrites deploy/envoy.yaml from the protos; a test fails when it is stale.
+envoy-config: gen
+	$(PY) -m gateway.render --variant compose --out deploy/envoy.yaml
+
+$(VENV)/.installed: requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	touch $@
+
+$(BUF): package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+clean:
+	rm -rf gen .data .pytest_cache .mypy_cache .ruff_cache
