@@ -1,0 +1,123 @@
+"""Wires the auth service: store, keys, use cases, gRPC server, JWKS server."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from rewardmesh.auth.v1 import auth_pb2, auth_pb2_grpc
+
+from services.auth.crypto import Argon2Hasher, Keyring
+from services.auth.domain import LockoutPolicy
+from services.auth.jwks_http import JwksServer
+from services.auth.mongo import (
+    DOCUMENTS,
+    MongoOutbox,
+    MongoServiceAccounts,
+    MongoSessions,
+    MongoUsers,
+)
+from services.auth.servicer import AuthServicer
+from services.auth.settings import AuthSettings
+from services.auth.use_cases import AuthUseCases, TokenPolicy
+from services.common.access import policies
+from services.common.interceptors import AuthInterceptor, ErrorInterceptor
+from services.common.server import GrpcHost, retry_until_ready, start_grpc
+from services.common.store import Store, connect
+from services.common.tokens import TokenVerifier
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name
+
+
+class UtcClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class AuthApp:
+    settings: AuthSettings
+    store: Store
+    grpc: GrpcHost
+    jwks: JwksServer
+    jwks_port: int
+    use_cases: AuthUseCases
+
+    async def stop(self) -> None:
+        await self.grpc.stop(self.settings.shutdown_grace_seconds)
+        await self.jwks.stop()
+        await self.store.close()
+
+
+async def start(settings: AuthSettings) -> AuthApp:
+    keyring = Keyring.load(
+        settings.signing_key_path,
+        settings.auth_previous_key_files,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+    store: Store | None = None
+
+    async def connect_store() -> None:
+        nonlocal store
+        store = await connect(settings.mongodb_url_value, "auth", DOCUMENTS)
+
+    await retry_until_ready("the auth database", connect_store)
+    assert store is not None
+    clock = UtcClock()
+    use_cases = AuthUseCases(
+        users=MongoUsers(),
+        sessions=MongoSessions(),
+        service_accounts=MongoServiceAccounts(),
+        outbox=MongoOutbox(clock.now),
+        hasher=Argon2Hasher(),
+        signer=keyring,
+        clock=clock,
+        lockout=LockoutPolicy(
+            max_failures=settings.login_max_failures,
+            duration=timedelta(seconds=settings.login_lockout_seconds),
+        ),
+        tokens=TokenPolicy(
+            access_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
+            refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
+            service_ttl=timedelta(seconds=settings.service_token_ttl_seconds),
+        ),
+    )
+    verifier = TokenVerifier(keyring, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+    grpc_host = await start_grpc(
+        f"{settings.bind_host}:{settings.auth_grpc_port}",
+        [(auth_pb2_grpc.add_AuthServiceServicer_to_server, AuthServicer(use_cases))],
+        [SERVICE_NAME],
+        [ErrorInterceptor("rewardmesh.auth"), AuthInterceptor(policies(), verifier)],
+    )
+    jwks = JwksServer(keyring.jwks)
+    jwks_port = await jwks.start(settings.bind_host, settings.auth_jwks_port)
+    await _ensure_bootstrap_admin(settings, use_cases)
+    await grpc_host.set_serving(True)
+    log.info(
+        "auth service ready",
+        extra={
+            "grpc_port": grpc_host.port,
+            "jwks_port": jwks_port,
+            "embedded_store": store.embedded,
+        },
+    )
+    return AuthApp(settings, store, grpc_host, jwks, jwks_port, use_cases)
+
+
+async def _ensure_bootstrap_admin(settings: AuthSettings, use_cases: AuthUseCases) -> None:
+    configured = settings.bootstrap_admin_password
+    password = configured.get_secret_value() if configured else secrets.token_urlsafe(18)
+    created = await use_cases.ensure_admin(settings.bootstrap_admin_email, password)
+    if created and configured is None:
+        # Deliberately not a log line: logs are shipped and kept, this is shown once.
+        print(
+            f"bootstrap admin created: {settings.bootstrap_admin_email} / {password}",
+            file=sys.stderr,
+            flush=True,
+        )

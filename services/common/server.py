@@ -1,0 +1,100 @@
+"""gRPC server bootstrap: health, reflection, interceptors, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from services.common.access import MESH_SERVICES
+
+log = logging.getLogger("server")
+
+# Registers a servicer on a server, e.g. auth_pb2_grpc.add_AuthServiceServicer_to_server.
+Registration = tuple[Callable[[Any, grpc.aio.Server], None], object]
+
+
+@dataclass
+class GrpcHost:
+    """A started gRPC server and its health service."""
+
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+    service_names: Sequence[str] = field(default_factory=list)
+
+    async def set_serving(self, serving: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ("", *self.service_names):
+            await self.health.set(name, status)
+
+    async def stop(self, grace: float) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+
+
+async def start_grpc(
+    address: str,
+    registrations: Sequence[Registration],
+    served: Sequence[str],
+    interceptors: Sequence[grpc.aio.ServerInterceptor],
+) -> GrpcHost:
+    """Starts a server on `address` (port 0 picks a free one), reporting NOT_SERVING.
+
+    `served` names the mesh services this process implements. Reflection lists every
+    mesh service (the gateway sends reflection to one backend), plus health.
+    """
+    server = grpc.aio.server(
+        interceptors=interceptors,
+        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 4 * 1024 * 1024)],
+    )
+    for add, servicer in registrations:
+        add(servicer, server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [s.full_name for s in MESH_SERVICES] + [health.SERVICE_NAME, reflection.SERVICE_NAME],
+        server,
+    )
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise OSError(f"cannot listen on {address}")
+    host = GrpcHost(server, port, health_servicer, list(served))
+    await host.set_serving(False)
+    await server.start()
+    return host
+
+
+async def wait_for_signal() -> None:
+    """Returns on SIGTERM or SIGINT."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutdown requested")
+
+
+async def retry_until_ready(
+    name: str, attempt: Callable[[], Awaitable[None]], *, interval: float = 0.5
+) -> None:
+    """Retries a dependency check until it succeeds (health stays NOT_SERVING meanwhile)."""
+    while True:
+        try:
+            await attempt()
+        except Exception as exc:  # any failure means "not ready yet"
+            log.warning("waiting for %s: %s", name, exc)
+            await asyncio.sleep(interval)
+        else:
+            return
