@@ -65,7 +65,9 @@ async def start(settings: AuthSettings) -> AuthApp:
 
     async def connect_store() -> None:
         nonlocal store
-        store = await connect(settings.mongodb_url_value, "auth", DOCUMENTS)
+        store = await connect(
+            settings.mongodb_url_value, f"{settings.mongodb_database_prefix}auth", DOCUMENTS
+        )
 
     await retry_until_ready("the auth database", connect_store)
     assert store is not None

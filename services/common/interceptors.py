@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
@@ -27,14 +27,19 @@ from services.common.tokens import TokenVerifier, bearer_token
 
 log = logging.getLogger("rpc")
 
-Handler = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
-Continuation = Callable[
-    [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
-]
+if TYPE_CHECKING:
+    Handler = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
+    Continuation = Callable[
+        [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+    ]
 
 _CODES: Mapping[ErrorKind, grpc.StatusCode] = {
     kind: grpc.StatusCode[kind.value] for kind in ErrorKind
 }
+
+
+# Health probes arrive every few seconds from the gateway; they would drown the log.
+_QUIET_PREFIX = "/grpc.health.v1.Health/"
 
 
 @dataclass
@@ -130,6 +135,9 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
                     code, info.reason = _CODES[error.kind], error.reason
                     status = status_of(error, self._domain)
                     await context.abort(status.code, status.details, status.trailing_metadata)
+                except NotImplementedError:
+                    code = grpc.StatusCode.UNIMPLEMENTED
+                    await context.abort(code, f"{method} is not implemented yet")
                 except grpc.aio.AbortError:
                     code = context.code() or grpc.StatusCode.UNKNOWN
                     raise
@@ -140,7 +148,8 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
                         _INTERNAL.code, _INTERNAL.details, _INTERNAL.trailing_metadata
                     )
                 finally:
-                    log.info(
+                    log.log(
+                        logging.DEBUG if method.startswith(_QUIET_PREFIX) else logging.INFO,
                         "rpc",
                         extra={
                             "method": method,

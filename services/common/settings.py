@@ -15,6 +15,8 @@ class CommonSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Unset: the embedded in-memory store (data is lost when the process exits).
     mongodb_url: SecretStr | None = None
+    # Prepended to each service's database name ("auth", "event"); tests use it to isolate runs.
+    mongodb_database_prefix: str = ""
     nats_url: str = "nats://127.0.0.1:4222"
     bind_host: str = "0.0.0.0"  # noqa: S104 - services listen for the gateway in containers
     data_dir: Path = Path(".data")

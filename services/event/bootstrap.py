@@ -32,7 +32,12 @@ async def start(settings: EventSettings) -> EventApp:
     verifier = TokenVerifier(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
     grpc_host = await start_grpc(
         f"{settings.bind_host}:{settings.event_grpc_port}",
-        [(event_pb2_grpc.add_EventServiceServicer_to_server, event_pb2_grpc.EventServiceServicer())],
+        [
+            (
+                event_pb2_grpc.add_EventServiceServicer_to_server,
+                event_pb2_grpc.EventServiceServicer(),  # type: ignore[abstract]
+            )
+        ],
         [SERVICE_NAME],
         [ErrorInterceptor("rewardmesh.event"), AuthInterceptor(policies(), verifier)],
     )

@@ -1,0 +1,54 @@
+"""Fixtures shared by every tier. The mesh fixture starts real processes on free ports."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import grpc
+import httpx
+import pytest
+
+from tools.mesh import Mesh
+
+MONGODB_URL = os.environ.get("MONGODB_URL") or None
+
+# Tests that need several processes sharing one real database.
+requires_mongodb = pytest.mark.skipif(MONGODB_URL is None, reason="needs MONGODB_URL (real MongoDB)")
+
+
+def database_prefix() -> str:
+    """A fresh database name prefix, so runs against a real MongoDB never see each other's data."""
+    return f"test_{secrets.token_hex(4)}_"
+
+
+@pytest.fixture(scope="session")
+def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+    data_dir: Path = tmp_path_factory.mktemp("mesh")
+    mesh = Mesh(
+        data_dir=data_dir,
+        mongodb_url=MONGODB_URL,
+        service_env={
+            "MONGODB_DATABASE_PREFIX": database_prefix(),
+            # Fast lockout so the lockout test does not wait for minutes.
+            "LOGIN_LOCKOUT_SECONDS": "2",
+            "LOGIN_MAX_FAILURES": "3",
+        },
+    )
+    mesh.start(timeout=90)
+    yield mesh
+    mesh.stop()
+
+
+@pytest.fixture(scope="session")
+async def rest(mesh: Mesh) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=mesh.gateway_url, timeout=20) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def gateway_channel(mesh: Mesh) -> AsyncIterator[grpc.aio.Channel]:
+    async with grpc.aio.insecure_channel(mesh.gateway_target) as channel:
+        yield channel
