@@ -60,8 +60,10 @@ class InvalidArgument(DomainError):
         super().__init__(f"invalid request: {summary}", reason=reason, violations=violations)
 
     @classmethod
-    def field(cls, field: str, description: str) -> InvalidArgument:
-        return cls(FieldViolation(field, description))
+    def field(
+        cls, field: str, description: str, *, reason: str = "INVALID_ARGUMENT"
+    ) -> InvalidArgument:
+        return cls(FieldViolation(field, description), reason=reason)
 
 
 class NotFound(DomainError):
@@ -108,3 +110,29 @@ class Violations:
     def raise_if_any(self) -> None:
         if self._items:
             raise InvalidArgument(*self._items)
+
+
+_BY_KIND: dict[ErrorKind, type[DomainError]] = {
+    cls.kind: cls
+    for cls in (
+        NotFound,
+        AlreadyExists,
+        FailedPrecondition,
+        PermissionDenied,
+        Unauthenticated,
+        ResourceExhausted,
+        Unavailable,
+    )
+}
+
+
+def rebuild_error(
+    kind: str, message: str, reason: str, metadata: Mapping[str, str] | None = None
+) -> DomainError:
+    """A stored error (kind, message, reason, metadata) as an exception again."""
+    error_kind = ErrorKind(kind)
+    if error_kind is ErrorKind.INVALID_ARGUMENT:
+        error: DomainError = InvalidArgument(reason=reason)
+        DomainError.__init__(error, message, reason=reason, metadata=metadata)
+        return error
+    return _BY_KIND[error_kind](message, reason=reason, metadata=metadata)

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from rewardmesh.event.v1 import event_pb2, event_pb2_grpc
 
 from services.common.access import policies
 from services.common.interceptors import AuthInterceptor, ErrorInterceptor
 from services.common.server import GrpcHost, retry_until_ready, start_grpc
+from services.common.store import Store, connect
 from services.common.tokens import RemoteKeySet, TokenVerifier
+from services.event.mongo import (
+    DOCUMENTS,
+    MongoAuditLog,
+    MongoClaimLog,
+    MongoEvents,
+    MongoProgresses,
+)
+from services.event.servicer import EventServicer
 from services.event.settings import EventSettings
+from services.event.use_cases import EventUseCases
 
 log = logging.getLogger(__name__)
 
@@ -22,26 +33,46 @@ SERVICE_NAME = event_pb2.DESCRIPTOR.services_by_name["EventService"].full_name
 class EventApp:
     settings: EventSettings
     grpc: GrpcHost
+    store: Store
+    use_cases: EventUseCases
 
     async def stop(self) -> None:
         await self.grpc.stop(self.settings.shutdown_grace_seconds)
+        await self.store.close()
+
+
+class UtcClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
 
 
 async def start(settings: EventSettings) -> EventApp:
+    store: Store | None = None
+
+    async def connect_store() -> None:
+        nonlocal store
+        store = await connect(
+            settings.mongodb_url_value, f"{settings.mongodb_database_prefix}event", DOCUMENTS
+        )
+
+    await retry_until_ready("the event database", connect_store)
+    assert store is not None
+    use_cases = EventUseCases(
+        events=MongoEvents(),
+        progresses=MongoProgresses(),
+        claims=MongoClaimLog(),
+        audit=MongoAuditLog(),
+        clock=UtcClock(),
+    )
     keys = RemoteKeySet(settings.auth_jwks_url)
     verifier = TokenVerifier(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
     grpc_host = await start_grpc(
         f"{settings.bind_host}:{settings.event_grpc_port}",
-        [
-            (
-                event_pb2_grpc.add_EventServiceServicer_to_server,
-                event_pb2_grpc.EventServiceServicer(),  # type: ignore[abstract]
-            )
-        ],
+        [(event_pb2_grpc.add_EventServiceServicer_to_server, EventServicer(use_cases))],
         [SERVICE_NAME],
         [ErrorInterceptor("rewardmesh.event"), AuthInterceptor(policies(), verifier)],
     )
     await retry_until_ready("the auth service's JWKS", keys.refresh)
     await grpc_host.set_serving(True)
     log.info("event service ready", extra={"grpc_port": grpc_host.port})
-    return EventApp(settings, grpc_host)
+    return EventApp(settings, grpc_host, store, use_cases)

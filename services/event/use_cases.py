@@ -1,0 +1,342 @@
+"""The event service's operations.
+
+Claim ordering (why a crash at any point ends consistent when the client retries):
+  1. The player's progress document is the commit point. One conditional update either
+     grants (adds to `claimed.<reward>` and records the attempt under its request_id) or
+     records a failed attempt; the filter `claim_request_ids != request_id` makes each
+     request_id take effect at most once, whatever the concurrency.
+  2. The claim log entry (unique on request_id) is written after, derived from that
+     record. A retry first looks in the claim log, then in the progress document, so an
+     attempt whose log write was lost is logged from the progress record, never redone.
+Failures for players without a progress document cannot grant anything and go straight
+to the claim log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from services.common.errors import AlreadyExists, DomainError, NotFound, Unavailable
+from services.common.identity import Principal
+from services.common.paging import PageRequest, page_token
+from services.event.domain import (
+    ActivityReport,
+    Attempt,
+    AuditEntry,
+    Claim,
+    ClaimRequest,
+    ConditionType,
+    Event,
+    EventChanges,
+    EventDraft,
+    EventStatus,
+    Progress,
+    ProgressStatus,
+    Reward,
+    RewardDraft,
+    check_completable,
+    claim_from_attempt,
+    create_event,
+    decide_claim,
+    event_changes_summary,
+    new_id,
+    new_reward,
+    update_event,
+)
+from services.event.ports import (
+    Advance,
+    AuditLog,
+    ClaimFilter,
+    ClaimLog,
+    Clock,
+    Events,
+    Progresses,
+    RewardTotals,
+)
+
+log = logging.getLogger(__name__)
+
+LOGIN_CONDITIONS = (ConditionType.LOGIN_COUNT, ConditionType.LOGIN_DAYS, ConditionType.LOGIN_STREAK)
+# Optimistic-concurrency retries for event updates before giving up.
+_UPDATE_ATTEMPTS = 5
+# A claim re-decides after losing a race; each loss means another claim made progress.
+_GRANT_ATTEMPTS = 10
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_page_token: str
+
+
+@dataclass(frozen=True)
+class RewardStats:
+    reward: Reward
+    totals: RewardTotals
+
+
+@dataclass(frozen=True)
+class EventStats:
+    event_id: str
+    participants: int
+    completed: int
+    rewards: list[RewardStats]
+
+
+class EventUseCases:
+    def __init__(
+        self,
+        *,
+        events: Events,
+        progresses: Progresses,
+        claims: ClaimLog,
+        audit: AuditLog,
+        clock: Clock,
+    ) -> None:
+        self._events = events
+        self._progresses = progresses
+        self._claims = claims
+        self._audit = audit
+        self._clock = clock
+
+    # --- events -------------------------------------------------------------------------
+
+    async def create_event(self, caller: Principal, draft: EventDraft) -> Event:
+        event = create_event(draft, created_by=caller.subject, now=self._clock.now())
+        await self._events.add(event)
+        await self._record(caller, "event.create", event, {"title": event.title})
+        return event
+
+    async def get_event(self, event_id: str) -> Event:
+        event = await self._events.get(event_id) if event_id else None
+        if event is None:
+            raise NotFound(f"event {event_id!r} not found", reason="EVENT_NOT_FOUND")
+        return event
+
+    async def list_events(self, status: EventStatus | None, page: PageRequest) -> Page[Event]:
+        events = await self._events.page(status, page.after, page.size + 1)
+        return _page(events, page.size, lambda e: [e.created_at.isoformat(), e.id])
+
+    async def update_event(self, caller: Principal, event_id: str, changes: EventChanges) -> Event:
+        for _ in range(_UPDATE_ATTEMPTS):
+            before = await self.get_event(event_id)
+            after = update_event(before, changes)
+            if await self._events.replace(before, after):
+                await self._record(
+                    caller, "event.update", after, event_changes_summary(before, after)
+                )
+                return after
+        raise Unavailable(
+            "the event is being changed concurrently; retry", reason="CONCURRENT_UPDATE"
+        )
+
+    async def add_reward(self, caller: Principal, event_id: str, draft: RewardDraft) -> Reward:
+        for _ in range(_UPDATE_ATTEMPTS):
+            before = await self.get_event(event_id)
+            reward = new_reward(before, draft)
+            if await self._events.add_reward(before, reward):
+                await self._record(
+                    caller,
+                    "event.add_reward",
+                    before,
+                    {
+                        "reward": {
+                            "id": reward.id,
+                            "name": reward.name,
+                            "type": reward.type.value,
+                            "amount": reward.amount,
+                        }
+                    },
+                )
+                return reward
+        raise Unavailable(
+            "the event is being changed concurrently; retry", reason="CONCURRENT_UPDATE"
+        )
+
+    # --- progress -----------------------------------------------------------------------
+
+    async def record_login(self, user_id: str, at: datetime, message_id: str) -> int:
+        """Counts one login for every ACTIVE login event whose period contains `at`.
+        Idempotent per message_id. Returns how many progress documents changed."""
+        changed = 0
+        for event in await self._events.active_at(at, LOGIN_CONDITIONS):
+            advance = Advance(event.id, user_id, message_id, logins=1, day=event.local_day(at))
+            changed += await self._progresses.advance(advance, self._clock.now())
+        return changed
+
+    async def record_activity(self, report: ActivityReport) -> int:
+        """Adds a game server's report to every ACTIVE ACTIVITY_COUNT event for that
+        activity whose period contains its time. Idempotent per idempotency key."""
+        report.validate()
+        changed = 0
+        for event in await self._events.active_at(
+            report.occurred_at, (ConditionType.ACTIVITY_COUNT,), report.activity
+        ):
+            advance = Advance(
+                event.id,
+                report.user_id,
+                f"activity:{report.idempotency_key}",
+                activity=report.amount,
+            )
+            changed += await self._progresses.advance(advance, self._clock.now())
+        return changed
+
+    async def get_progress(self, event_id: str, user_id: str) -> tuple[Event, Progress]:
+        event = await self.get_event(event_id)
+        return event, await self._progress(event_id, user_id)
+
+    async def complete(self, user_id: str, event_id: str) -> tuple[Event, Progress]:
+        event, progress = await self.get_progress(event_id, user_id)
+        if progress.status is ProgressStatus.COMPLETED:
+            return event, progress
+        check_completable(event, progress, self._clock.now())
+        # The condition only ever grows, so checking it before the update is safe.
+        completed = await self._progresses.complete(event_id, user_id, self._clock.now())
+        return event, completed or await self._progress(event_id, user_id)
+
+    # --- claims -------------------------------------------------------------------------
+
+    async def claim(self, request: ClaimRequest) -> Claim:
+        request.validate()
+        logged = await self._claims.get(request.request_id)
+        if logged is not None:
+            return _replay(request, logged)
+        now = self._clock.now()
+        event = await self._events.get(request.event_id)
+        progress = await self._progress(request.event_id, request.user_id)
+        for _ in range(_GRANT_ATTEMPTS):
+            if request.request_id in progress.attempts:
+                return await self._settle(request, progress.attempts[request.request_id])
+            try:
+                if event is None:
+                    raise NotFound(
+                        f"event {request.event_id!r} not found", reason="EVENT_NOT_FOUND"
+                    )
+                reward, amount = decide_claim(request, event, progress, now)
+            except DomainError as error:
+                return await self._fail(request, event, progress, error, now)
+            attempt = Attempt(
+                request_id=request.request_id,
+                reward_id=reward.id,
+                reward_name=reward.name,
+                requested_amount=request.amount,
+                amount=amount,
+                limit=reward.amount,
+                at=now,
+            )
+            granted = await self._progresses.grant(
+                request.event_id, request.user_id, attempt, reward.amount
+            )
+            if granted is not None:
+                return await self._settle(request, granted.attempts[request.request_id])
+            # Lost a race (a duplicate of this request, or other claims): decide again.
+            progress = await self._progress(request.event_id, request.user_id)
+        raise Unavailable("too many concurrent claims for this reward; retry", reason="CONTENDED")
+
+    async def _fail(
+        self,
+        request: ClaimRequest,
+        event: Event | None,
+        progress: Progress,
+        error: DomainError,
+        now: datetime,
+    ) -> Claim:
+        reward = event.reward(request.reward_id) if event else None
+        attempt = Attempt(
+            request_id=request.request_id,
+            reward_id=request.reward_id,
+            reward_name=reward.name if reward else "",
+            requested_amount=request.amount,
+            amount=0,
+            limit=reward.amount if reward else 0,
+            at=now,
+            failure=error,
+            remaining=progress.remaining(reward) if reward else 0,
+        )
+        if progress.exists and not await self._progresses.record_failure(
+            request.event_id, request.user_id, attempt
+        ):
+            # A duplicate of this request was decided meanwhile: its record wins.
+            progress = await self._progress(request.event_id, request.user_id)
+            attempt = progress.attempts[request.request_id]
+        return await self._settle(request, attempt)
+
+    async def _settle(self, request: ClaimRequest, attempt: Attempt) -> Claim:
+        """Logs the decided attempt (once) and returns or raises its outcome."""
+        claim = claim_from_attempt(request, attempt)
+        if not await self._claims.add(claim):
+            logged = await self._claims.get(request.request_id)
+            if logged is not None:
+                return _replay(request, logged)
+        if claim.failure is not None:
+            raise claim.failure
+        return claim
+
+    async def list_claims(self, where: ClaimFilter, page: PageRequest) -> Page[Claim]:
+        claims = await self._claims.page(where, page.after, page.size + 1)
+        return _page(claims, page.size, lambda c: [c.claimed_at.isoformat(), c.request_id])
+
+    # --- stats and audit ----------------------------------------------------------------
+
+    async def stats(self, event_id: str) -> EventStats:
+        event = await self.get_event(event_id)
+        participants, completed = await self._progresses.counts(event_id)
+        totals = await self._claims.totals(event_id)
+        empty = RewardTotals(0, 0, 0)
+        return EventStats(
+            event_id,
+            participants,
+            completed,
+            [RewardStats(r, totals.get(r.id, empty)) for r in event.rewards],
+        )
+
+    async def list_audit(
+        self, actor_id: str | None, action: str | None, page: PageRequest
+    ) -> Page[AuditEntry]:
+        entries = await self._audit.page(actor_id, action, page.after, page.size + 1)
+        return _page(entries, page.size, lambda a: [a.created_at.isoformat(), a.id])
+
+    async def _record(
+        self, caller: Principal, action: str, event: Event, changes: dict[str, Any]
+    ) -> None:
+        await self._audit.add(
+            AuditEntry(
+                id=new_id("aud"),
+                actor_id=caller.subject,
+                actor_role=caller.role,
+                action=action,
+                target=f"event/{event.id}",
+                changes=changes,
+                service="event",
+                created_at=self._clock.now(),
+            )
+        )
+
+    async def _progress(self, event_id: str, user_id: str) -> Progress:
+        stored = await self._progresses.get(event_id, user_id)
+        return stored or Progress(event_id=event_id, user_id=user_id, exists=False)
+
+
+def _replay(request: ClaimRequest, logged: Claim) -> Claim:
+    if not request.same_parameters(logged):
+        raise AlreadyExists(
+            f"request_id {request.request_id!r} was already used for a different claim; "
+            "use a new request_id for a new claim",
+            reason="REQUEST_ID_REUSED",
+        )
+    if logged.failure is not None:
+        raise logged.failure
+    return logged
+
+
+def _page(items: list[T], size: int, key: Callable[[T], list[Any]]) -> Page[T]:
+    more = len(items) > size
+    items = items[:size]
+    return Page(items, page_token(key(items[-1])) if more else "")
