@@ -178,39 +178,66 @@ def _check_reward(problems: Violations, prefix: str, draft: RewardDraft) -> None
 
 
 def _check_event(problems: Violations, event: Event) -> None:
-    problems.check(bool(event.title.strip()), "title", "is required")
-    problems.check(
-        len(event.title) <= MAX_TITLE, "title", f"must be at most {MAX_TITLE} characters"
+    _check_fields(
+        problems,
+        title=event.title,
+        description=event.description,
+        condition=event.condition,
+        starts_at=event.starts_at,
+        ends_at=event.ends_at,
+        claim_deadline=event.claim_deadline,
+        timezone=event.timezone,
     )
+
+
+def _check_fields(
+    problems: Violations,
+    *,
+    title: str,
+    description: str,
+    condition: Condition | None,
+    starts_at: datetime | None,
+    ends_at: datetime | None,
+    claim_deadline: datetime | None,
+    timezone: str,
+) -> None:
+    """Every rule on an event's own fields; None means "missing" (reported as required)."""
+    problems.check(bool(title.strip()), "title", "is required")
+    problems.check(len(title) <= MAX_TITLE, "title", f"must be at most {MAX_TITLE} characters")
     problems.check(
-        len(event.description) <= MAX_DESCRIPTION,
+        len(description) <= MAX_DESCRIPTION,
         "description",
         f"must be at most {MAX_DESCRIPTION} characters",
     )
-    problems.check(event.condition.target >= 1, "condition.target", "must be at least 1")
-    if event.condition.type is ConditionType.ACTIVITY_COUNT:
-        problems.check(
-            bool(event.condition.activity.strip()),
-            "condition.activity",
-            "is required for ACTIVITY_COUNT conditions",
-        )
-        problems.check(
-            len(event.condition.activity) <= MAX_NAME,
-            "condition.activity",
-            f"must be at most {MAX_NAME} characters",
-        )
+    if condition is None:
+        problems.add("condition.type", "is required")
     else:
-        problems.check(
-            not event.condition.activity,
-            "condition.activity",
-            "applies only to ACTIVITY_COUNT conditions",
-        )
-    problems.check(event.ends_at > event.starts_at, "ends_at", "must be after starts_at")
+        problems.check(condition.target >= 1, "condition.target", "must be at least 1")
+        if condition.type is ConditionType.ACTIVITY_COUNT:
+            problems.check(
+                bool(condition.activity.strip()),
+                "condition.activity",
+                "is required for ACTIVITY_COUNT conditions",
+            )
+            problems.check(
+                len(condition.activity) <= MAX_NAME,
+                "condition.activity",
+                f"must be at most {MAX_NAME} characters",
+            )
+        else:
+            problems.check(
+                not condition.activity,
+                "condition.activity",
+                "applies only to ACTIVITY_COUNT conditions",
+            )
+    problems.check(starts_at is not None, "starts_at", "is required")
+    problems.check(ends_at is not None, "ends_at", "is required")
+    if starts_at and ends_at:
+        problems.check(ends_at > starts_at, "ends_at", "must be after starts_at")
+    if ends_at and claim_deadline:
+        problems.check(claim_deadline >= ends_at, "claim_deadline", "must not be before ends_at")
     problems.check(
-        event.claim_deadline >= event.ends_at, "claim_deadline", "must not be before ends_at"
-    )
-    problems.check(
-        _valid_timezone(event.timezone), "timezone", "must be an IANA time zone, e.g. Asia/Seoul"
+        _valid_timezone(timezone), "timezone", "must be an IANA time zone, e.g. Asia/Seoul"
     )
 
 
@@ -223,28 +250,39 @@ def _unique_names(problems: Violations, names: Iterable[str]) -> None:
 
 
 def create_event(draft: EventDraft, *, created_by: str, now: datetime) -> Event:
+    ends_at = to_millis(draft.ends_at) if draft.ends_at else None
+    claim_deadline = draft.claim_deadline or (ends_at + DEFAULT_CLAIM_WINDOW if ends_at else None)
+    condition = (
+        Condition(draft.condition_type, draft.target, draft.activity.strip())
+        if draft.condition_type
+        else None
+    )
     problems = Violations()
-    problems.check(draft.condition_type is not None, "condition.type", "is required")
-    problems.check(draft.starts_at is not None, "starts_at", "is required")
-    problems.check(draft.ends_at is not None, "ends_at", "is required")
+    _check_fields(
+        problems,
+        title=draft.title,
+        description=draft.description,
+        condition=condition,
+        starts_at=draft.starts_at,
+        ends_at=ends_at,
+        claim_deadline=claim_deadline,
+        timezone=draft.timezone or DEFAULT_TIMEZONE,
+    )
     problems.check(bool(draft.rewards), "rewards", "an event needs at least one reward")
     problems.check(len(draft.rewards) <= MAX_REWARDS, "rewards", f"at most {MAX_REWARDS} rewards")
     for index, reward in enumerate(draft.rewards):
         _check_reward(problems, f"rewards[{index}].", reward)
     _unique_names(problems, (r.name for r in draft.rewards))
     problems.raise_if_any()
-    assert draft.condition_type
-    assert draft.starts_at
-    assert draft.ends_at
-    ends_at = to_millis(draft.ends_at)
-    event = Event(
+    assert condition and draft.starts_at and ends_at and claim_deadline  # noqa: PT018
+    return Event(
         id=new_id("evt"),
         title=draft.title.strip(),
         description=draft.description,
-        condition=Condition(draft.condition_type, draft.target, draft.activity.strip()),
+        condition=condition,
         starts_at=to_millis(draft.starts_at),
         ends_at=ends_at,
-        claim_deadline=to_millis(draft.claim_deadline or ends_at + DEFAULT_CLAIM_WINDOW),
+        claim_deadline=to_millis(claim_deadline),
         timezone=draft.timezone or DEFAULT_TIMEZONE,
         status=draft.status or EventStatus.ACTIVE,
         rewards=tuple(
@@ -254,9 +292,6 @@ def create_event(draft: EventDraft, *, created_by: str, now: datetime) -> Event:
         created_by=created_by,
         created_at=to_millis(now),
     )
-    _check_event(problems, event)
-    problems.raise_if_any()
-    return event
 
 
 def update_event(event: Event, changes: EventChanges) -> Event:
