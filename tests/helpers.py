@@ -85,3 +85,20 @@ def grpc_error_reason(error: grpc.aio.AioRpcError) -> str | None:
             detail.Unpack(info)
             return str(info.reason)
     return None
+
+
+async def game_server_token(rest: httpx.AsyncClient, mesh: Mesh) -> str:
+    """A GAME_SERVER access token from a fresh service account."""
+    boss = await admin(rest, mesh)
+    created = await rest.post(
+        "/v1/service-accounts", json={"name": f"game-{secrets.token_hex(3)}"}, headers=boss.headers
+    )
+    assert created.status_code == 200, created.text
+    body = created.json()
+    issued = await rest.post(
+        "/v1/auth/token",
+        json={"client_id": body["service_account"]["id"], "client_secret": body["client_secret"]},
+    )
+    assert issued.status_code == 200, issued.text
+    token: str = issued.json()["access_token"]
+    return token
