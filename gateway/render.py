@@ -369,6 +369,9 @@ def transcoder(layout: GatewayLayout, services: Sequence[MeshService]) -> Config
         },
         # gRPC errors become HTTP statuses with a google.rpc.Status JSON body.
         "convert_grpc_status": True,
+        # Like unknown JSON fields: otherwise a stray parameter turns a known path into
+        # a misleading "no such route".
+        "ignore_unknown_query_parameters": True,
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import httpx
@@ -104,7 +105,7 @@ async def test_grpc_access_follows_the_proto_policy(
 ) -> None:
     request_class = message_factory.GetMessageClass(rpc.method.input_type)
     response_class = message_factory.GetMessageClass(rpc.method.output_type)
-    call = gateway_channel.unary_unary(
+    call: grpc.aio.UnaryUnaryMultiCallable[Any, Any] = gateway_channel.unary_unary(
         rpc.path,
         request_serializer=lambda m: m.SerializeToString(),
         response_deserializer=response_class.FromString,
