@@ -16,7 +16,9 @@ from tools.mesh import Mesh
 MONGODB_URL = os.environ.get("MONGODB_URL") or None
 
 # Tests that need several processes sharing one real database.
-requires_mongodb = pytest.mark.skipif(MONGODB_URL is None, reason="needs MONGODB_URL (real MongoDB)")
+requires_mongodb = pytest.mark.skipif(
+    MONGODB_URL is None, reason="needs MONGODB_URL (real MongoDB)"
+)
 
 
 def database_prefix() -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
 import sys
@@ -20,6 +22,7 @@ from services.auth.mongo import (
     MongoSessions,
     MongoUsers,
 )
+from services.auth.nats_bus import OutboxRelay
 from services.auth.servicer import AuthServicer
 from services.auth.settings import AuthSettings
 from services.auth.use_cases import AuthUseCases, TokenPolicy
@@ -47,10 +50,14 @@ class AuthApp:
     jwks: JwksServer
     jwks_port: int
     use_cases: AuthUseCases
+    relay: asyncio.Task[None]
 
     async def stop(self) -> None:
         await self.grpc.stop(self.settings.shutdown_grace_seconds)
         await self.jwks.stop()
+        self.relay.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.relay
         await self.store.close()
 
 
@@ -72,11 +79,12 @@ async def start(settings: AuthSettings) -> AuthApp:
     await retry_until_ready("the auth database", connect_store)
     assert store is not None
     clock = UtcClock()
+    outbox = MongoOutbox(clock.now)
     use_cases = AuthUseCases(
         users=MongoUsers(),
         sessions=MongoSessions(),
         service_accounts=MongoServiceAccounts(),
-        outbox=MongoOutbox(clock.now),
+        outbox=outbox,
         hasher=Argon2Hasher(),
         signer=keyring,
         clock=clock,
@@ -100,6 +108,7 @@ async def start(settings: AuthSettings) -> AuthApp:
     jwks = JwksServer(keyring.jwks)
     jwks_port = await jwks.start(settings.bind_host, settings.auth_jwks_port)
     await _ensure_bootstrap_admin(settings, use_cases)
+    relay = asyncio.create_task(OutboxRelay(settings.nats_url, outbox).run(), name="outbox-relay")
     await grpc_host.set_serving(True)
     log.info(
         "auth service ready",
@@ -109,7 +118,7 @@ async def start(settings: AuthSettings) -> AuthApp:
             "embedded_store": store.embedded,
         },
     )
-    return AuthApp(settings, store, grpc_host, jwks, jwks_port, use_cases)
+    return AuthApp(settings, store, grpc_host, jwks, jwks_port, use_cases, relay)
 
 
 async def _ensure_bootstrap_admin(settings: AuthSettings, use_cases: AuthUseCases) -> None:

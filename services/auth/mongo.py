@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +12,7 @@ from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from services.auth.domain import RefreshSession, Role, ServiceAccount, User
+from services.auth.ports import OutboxMessage
 from services.common.errors import AlreadyExists
 
 
@@ -73,7 +74,11 @@ class OutboxDoc(Document):
 
     class Settings:
         name = "outbox"
-        indexes = [IndexModel([("sent_at", ASCENDING), ("created_at", ASCENDING)])]
+        indexes = [
+            IndexModel([("sent_at", ASCENDING), ("created_at", ASCENDING)]),
+            # Sent messages are kept a day for inspection, then MongoDB deletes them.
+            IndexModel([("sent_at", ASCENDING)], expireAfterSeconds=86_400, name="sent_ttl"),
+        ]
 
 
 DOCUMENTS: tuple[type[Document], ...] = (UserDoc, SessionDoc, ServiceAccountDoc, OutboxDoc)
@@ -236,9 +241,11 @@ class MongoServiceAccounts:
 
 
 class MongoOutbox:
-    def __init__(self, clock_now: Any) -> None:
+    def __init__(self, clock_now: Callable[[], datetime]) -> None:
         self._c = OutboxDoc.get_pymongo_collection()
         self._now = clock_now
+        # Set by the relay so a new message is published at once instead of at the next poll.
+        self.on_added: Callable[[], None] = lambda: None
 
     async def add(self, subject: str, payload: Mapping[str, Any]) -> None:
         await self._c.insert_one(
@@ -250,3 +257,11 @@ class MongoOutbox:
                 "sent_at": None,
             }
         )
+        self.on_added()
+
+    async def pending(self, limit: int) -> list[OutboxMessage]:
+        cursor = self._c.find({"sent_at": None}).sort([("created_at", ASCENDING)]).limit(limit)
+        return [OutboxMessage(d["_id"], d["subject"], d["payload"]) async for d in cursor]
+
+    async def mark_sent(self, ids: list[str]) -> None:
+        await self._c.update_many({"_id": {"$in": ids}}, {"$set": {"sent_at": self._now()}})

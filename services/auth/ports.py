@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -53,6 +54,24 @@ class Outbox(Protocol):
     """Messages for other services, stored with the change and relayed later."""
 
     async def add(self, subject: str, payload: Mapping[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    id: str
+    subject: str
+    payload: dict[str, Any]
+
+
+class PendingMessages(Protocol):
+    """The relay's side of the outbox."""
+
+    on_added: Callable[[], None]
+
+    async def pending(self, limit: int) -> list[OutboxMessage]:
+        """Unsent messages, oldest first."""
+
+    async def mark_sent(self, ids: list[str]) -> None: ...
 
 
 class PasswordHasher(Protocol):

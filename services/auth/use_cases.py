@@ -39,11 +39,10 @@ from services.common.errors import (
 )
 from services.common.identity import Principal
 from services.common.paging import PageRequest, page_token
+from services.common.subjects import SUBJECT_AUDIT_AUTH, SUBJECT_LOGGED_IN
 
 log = logging.getLogger(__name__)
 
-SUBJECT_LOGGED_IN = "auth.user.logged_in"
-SUBJECT_AUDIT = "audit.auth"
 # Burned on unknown emails so a failed login takes as long whether or not the account exists.
 _DUMMY_PASSWORD = "not-a-real-password"
 
@@ -265,7 +264,7 @@ class AuthUseCases:
         self, caller: Principal, action: str, target: str, changes: dict[str, object]
     ) -> None:
         await self._outbox.add(
-            SUBJECT_AUDIT,
+            SUBJECT_AUDIT_AUTH,
             {
                 "id": new_id("aud"),
                 "actor_id": caller.subject,

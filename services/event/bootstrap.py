@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,9 +19,11 @@ from services.event.mongo import (
     DOCUMENTS,
     MongoAuditLog,
     MongoClaimLog,
+    MongoDeadLetters,
     MongoEvents,
     MongoProgresses,
 )
+from services.event.nats_bus import ConsumerSettings, EventConsumers
 from services.event.servicer import EventServicer
 from services.event.settings import EventSettings
 from services.event.use_cases import EventUseCases
@@ -35,9 +39,14 @@ class EventApp:
     grpc: GrpcHost
     store: Store
     use_cases: EventUseCases
+    consumers: EventConsumers
+    consuming: asyncio.Task[None]
 
     async def stop(self) -> None:
         await self.grpc.stop(self.settings.shutdown_grace_seconds)
+        self.consuming.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.consuming
         await self.store.close()
 
 
@@ -62,6 +71,7 @@ async def start(settings: EventSettings) -> EventApp:
         progresses=MongoProgresses(),
         claims=MongoClaimLog(),
         audit=MongoAuditLog(),
+        dead_letters=MongoDeadLetters(),
         clock=UtcClock(),
     )
     keys = RemoteKeySet(settings.auth_jwks_url)
@@ -73,6 +83,17 @@ async def start(settings: EventSettings) -> EventApp:
         [ErrorInterceptor("rewardmesh.event"), AuthInterceptor(policies(), verifier)],
     )
     await retry_until_ready("the auth service's JWKS", keys.refresh)
+    consumers = EventConsumers(
+        settings.nats_url,
+        use_cases,
+        ConsumerSettings(
+            batch=settings.consumer_batch_size,
+            max_deliver=settings.consumer_max_deliver,
+            backoff=tuple(settings.consumer_backoff_seconds),
+            ack_wait=settings.consumer_ack_wait_seconds,
+        ),
+    )
+    consuming = asyncio.create_task(consumers.run(), name="consumers")
     await grpc_host.set_serving(True)
     log.info("event service ready", extra={"grpc_port": grpc_host.port})
-    return EventApp(settings, grpc_host, store, use_cases)
+    return EventApp(settings, grpc_host, store, use_cases, consumers, consuming)

@@ -602,3 +602,19 @@ class AuditEntry:
     changes: Mapping[str, object]
     service: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message that kept failing; kept for an admin to inspect and replay."""
+
+    id: str
+    stream: str
+    consumer: str
+    subject: str
+    stream_sequence: int
+    data: bytes
+    error: str
+    deliveries: int
+    created_at: datetime
+    replayed_at: datetime | None = None

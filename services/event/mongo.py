@@ -19,6 +19,7 @@ from services.event.domain import (
     ClaimStatus,
     Condition,
     ConditionType,
+    DeadLetter,
     Event,
     EventStatus,
     Progress,
@@ -88,9 +89,6 @@ class AuditDoc(Document):
             IndexModel([("actor_id", ASCENDING), *NEWEST_FIRST]),
             IndexModel([("action", ASCENDING), *NEWEST_FIRST]),
         ]
-
-
-DOCUMENTS: tuple[type[Document], ...] = (EventDoc, ProgressDoc, ClaimDoc, AuditDoc)
 
 
 def _newer_than(after: Sequence[Any] | None, field: str) -> dict[str, Any]:
@@ -510,3 +508,77 @@ class MongoAuditLog:
             )
             async for doc in cursor
         ]
+
+
+# --- dead letters ------------------------------------------------------------------------
+
+
+class DeadLetterDoc(Document):
+    id: str  # type: ignore[assignment]  # "<stream>-<sequence>"
+    created_at: datetime
+
+    class Settings:
+        name = "dead_letters"
+        indexes = [IndexModel(NEWEST_FIRST)]
+
+
+def _dead_letter(doc: Mapping[str, Any]) -> DeadLetter:
+    return DeadLetter(
+        id=doc["_id"],
+        stream=doc["stream"],
+        consumer=doc["consumer"],
+        subject=doc["subject"],
+        stream_sequence=doc["stream_sequence"],
+        data=doc["data"],
+        error=doc["error"],
+        deliveries=doc["deliveries"],
+        created_at=doc["created_at"],
+        replayed_at=doc.get("replayed_at"),
+    )
+
+
+class MongoDeadLetters:
+    def __init__(self) -> None:
+        self._c = DeadLetterDoc.get_pymongo_collection()
+
+    async def add(self, letter: DeadLetter) -> bool:
+        try:
+            await self._c.insert_one(
+                {
+                    "_id": letter.id,
+                    "stream": letter.stream,
+                    "consumer": letter.consumer,
+                    "subject": letter.subject,
+                    "stream_sequence": letter.stream_sequence,
+                    "data": letter.data,
+                    "error": letter.error,
+                    "deliveries": letter.deliveries,
+                    "created_at": letter.created_at,
+                    "replayed_at": None,
+                }
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def get(self, letter_id: str) -> DeadLetter | None:
+        doc = await self._c.find_one({"_id": letter_id})
+        return _dead_letter(doc) if doc else None
+
+    async def page(self, after: Sequence[Any] | None, size: int) -> list[DeadLetter]:
+        cursor = self._c.find(_newer_than(after, "created_at")).sort(NEWEST_FIRST).limit(size)
+        return [_dead_letter(doc) async for doc in cursor]
+
+    async def mark_replayed(self, letter_id: str, now: datetime) -> DeadLetter | None:
+        doc = await self._c.find_one_and_update(
+            {"_id": letter_id, "replayed_at": None},
+            {"$set": {"replayed_at": now}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return _dead_letter(doc) if doc else None
+
+    async def set_error(self, letter_id: str, error: str) -> None:
+        await self._c.update_one({"_id": letter_id}, {"$set": {"error": error}})
+
+
+DOCUMENTS: tuple[type[Document], ...] = (EventDoc, ProgressDoc, ClaimDoc, AuditDoc, DeadLetterDoc)

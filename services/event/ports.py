@@ -13,6 +13,7 @@ from services.event.domain import (
     Claim,
     ClaimStatus,
     ConditionType,
+    DeadLetter,
     Event,
     EventStatus,
     Progress,
@@ -113,6 +114,21 @@ class AuditLog(Protocol):
     async def page(
         self, actor_id: str | None, action: str | None, after: Sequence[Any] | None, size: int
     ) -> list[AuditEntry]: ...
+
+
+class DeadLetters(Protocol):
+    async def add(self, letter: DeadLetter) -> bool:
+        """False if this (stream, sequence) is already stored."""
+
+    async def get(self, letter_id: str) -> DeadLetter | None: ...
+
+    async def page(self, after: Sequence[Any] | None, size: int) -> list[DeadLetter]:
+        """Newest first, strictly after the sort key `after` (created_at, id)."""
+
+    async def mark_replayed(self, letter_id: str, now: datetime) -> DeadLetter | None:
+        """Sets replayed_at unless already set; None if it was already set."""
+
+    async def set_error(self, letter_id: str, error: str) -> None: ...
 
 
 class Clock(Protocol):

@@ -14,15 +14,23 @@ to the claim log.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from services.common.errors import AlreadyExists, DomainError, NotFound, Unavailable
+from services.common.errors import (
+    AlreadyExists,
+    DomainError,
+    FailedPrecondition,
+    NotFound,
+    Unavailable,
+)
 from services.common.identity import Principal
 from services.common.paging import PageRequest, page_token
+from services.common.subjects import SUBJECT_AUDIT_PREFIX, SUBJECT_LOGGED_IN
 from services.event.domain import (
     ActivityReport,
     Attempt,
@@ -30,6 +38,7 @@ from services.event.domain import (
     Claim,
     ClaimRequest,
     ConditionType,
+    DeadLetter,
     Event,
     EventChanges,
     EventDraft,
@@ -53,6 +62,7 @@ from services.event.ports import (
     ClaimFilter,
     ClaimLog,
     Clock,
+    DeadLetters,
     Events,
     Progresses,
     RewardTotals,
@@ -98,8 +108,10 @@ class EventUseCases:
         progresses: Progresses,
         claims: ClaimLog,
         audit: AuditLog,
+        dead_letters: DeadLetters,
         clock: Clock,
     ) -> None:
+        self._dead_letters = dead_letters
         self._events = events
         self._progresses = progresses
         self._claims = claims
@@ -283,6 +295,93 @@ class EventUseCases:
         claims = await self._claims.page(where, page.after, page.size + 1)
         return _page(claims, page.size, lambda c: [c.claimed_at.isoformat(), c.request_id])
 
+    # --- messages from other services -------------------------------------------------
+
+    async def handle_login_message(self, data: bytes) -> int:
+        """`auth.user.logged_in` → progress. Raises BadMessage for anything malformed."""
+        body = _json_object(data)
+        try:
+            user_id, message_id = body["user_id"], body["message_id"]
+            at = datetime.fromisoformat(body["logged_in_at"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadMessage(f"not a login message: {exc!r}") from exc
+        if not (isinstance(user_id, str) and isinstance(message_id, str) and at.tzinfo):
+            raise BadMessage("login message needs string user_id/message_id and an aware time")
+        return await self.record_login(user_id, at, message_id)
+
+    async def handle_audit_message(self, data: bytes) -> None:
+        """`audit.*` from other services → the audit log (idempotent on the entry id)."""
+        body = _json_object(data)
+        try:
+            entry = AuditEntry(
+                id=str(body["id"]),
+                actor_id=str(body["actor_id"]),
+                actor_role=str(body["actor_role"]),
+                action=str(body["action"]),
+                target=str(body["target"]),
+                changes=dict(body.get("changes") or {}),
+                service=str(body["service"]),
+                created_at=datetime.fromisoformat(body["created_at"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadMessage(f"not an audit message: {exc!r}") from exc
+        await self._audit.add(entry)
+
+    async def handle_message(self, subject: str, data: bytes) -> None:
+        if subject == SUBJECT_LOGGED_IN:
+            await self.handle_login_message(data)
+        elif subject.startswith(SUBJECT_AUDIT_PREFIX):
+            await self.handle_audit_message(data)
+        else:
+            raise BadMessage(f"no handler for subject {subject!r}")
+
+    # --- dead letters -------------------------------------------------------------------
+
+    async def capture_dead_letter(self, letter: DeadLetter) -> None:
+        if await self._dead_letters.add(letter):
+            log.error(
+                "dead letter",
+                extra={
+                    "dead_letter_id": letter.id,
+                    "subject": letter.subject,
+                    "error": letter.error,
+                },
+            )
+
+    async def list_dead_letters(self, page: PageRequest) -> Page[DeadLetter]:
+        letters = await self._dead_letters.page(page.after, page.size + 1)
+        return _page(letters, page.size, lambda d: [d.created_at.isoformat(), d.id])
+
+    async def replay_dead_letter(self, caller: Principal, letter_id: str) -> DeadLetter:
+        """Processes the message again. Handlers are idempotent, and a letter already
+        replayed is returned as it is, so replaying twice has no extra effect."""
+        letter = await self._dead_letters.get(letter_id) if letter_id else None
+        if letter is None:
+            raise NotFound(f"dead letter {letter_id!r} not found", reason="DEAD_LETTER_NOT_FOUND")
+        if letter.replayed_at is not None:
+            return letter
+        try:
+            await self.handle_message(letter.subject, letter.data)
+        except BadMessage as exc:
+            await self._dead_letters.set_error(letter.id, str(exc))
+            raise FailedPrecondition(
+                f"the message still cannot be processed: {exc}", reason="REPLAY_FAILED"
+            ) from exc
+        replayed = await self._dead_letters.mark_replayed(letter.id, self._clock.now())
+        await self._audit.add(
+            AuditEntry(
+                id=new_id("aud"),
+                actor_id=caller.subject,
+                actor_role=caller.role,
+                action="dead_letter.replay",
+                target=f"dead_letter/{letter.id}",
+                changes={"subject": letter.subject},
+                service="event",
+                created_at=self._clock.now(),
+            )
+        )
+        return replayed or await self._dead_letters.get(letter.id) or letter
+
     # --- stats and audit ----------------------------------------------------------------
 
     async def stats(self, event_id: str) -> EventStats:
@@ -322,6 +421,20 @@ class EventUseCases:
     async def _progress(self, event_id: str, user_id: str) -> Progress:
         stored = await self._progresses.get(event_id, user_id)
         return stored or Progress(event_id=event_id, user_id=user_id, exists=False)
+
+
+class BadMessage(ValueError):
+    """A message that can never be processed as it is (it will end as a dead letter)."""
+
+
+def _json_object(data: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(data)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadMessage(f"not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise BadMessage("not a JSON object")
+    return body
 
 
 def _replay(request: ClaimRequest, logged: Claim) -> Claim:

@@ -1,0 +1,5 @@
+"""NATS subjects shared by the services (standard library only: use cases import it)."""
+
+SUBJECT_LOGGED_IN = "auth.user.logged_in"
+SUBJECT_AUDIT_PREFIX = "audit."
+SUBJECT_AUDIT_AUTH = "audit.auth"
