@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,3 +105,11 @@ async def game_server_token(rest: httpx.AsyncClient, mesh: Mesh) -> str:
     assert issued.status_code == 200, issued.text
     token: str = issued.json()["access_token"]
     return token
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 15.0) -> None:
+    """Polls `check` until it holds; fails the test after `within` seconds."""
+    deadline = time.monotonic() + within
+    while not await check():
+        assert time.monotonic() < deadline, f"condition not reached within {within} s"
+        await asyncio.sleep(0.05)

@@ -127,12 +127,18 @@ _BY_KIND: dict[ErrorKind, type[DomainError]] = {
 
 
 def rebuild_error(
-    kind: str, message: str, reason: str, metadata: Mapping[str, str] | None = None
+    kind: str,
+    message: str,
+    reason: str,
+    metadata: Mapping[str, str] | None = None,
+    violations: tuple[FieldViolation, ...] = (),
 ) -> DomainError:
-    """A stored error (kind, message, reason, metadata) as an exception again."""
+    """A stored error (kind, message, reason, metadata, violations) as an exception again."""
     error_kind = ErrorKind(kind)
     if error_kind is ErrorKind.INVALID_ARGUMENT:
         error: DomainError = InvalidArgument(reason=reason)
-        DomainError.__init__(error, message, reason=reason, metadata=metadata)
+        DomainError.__init__(
+            error, message, reason=reason, metadata=metadata, violations=violations
+        )
         return error
-    return _BY_KIND[error_kind](message, reason=reason, metadata=metadata)
+    return _BY_KIND[error_kind](message, reason=reason, metadata=metadata, violations=violations)

@@ -18,6 +18,7 @@ from services.event.domain import (
     Claim,
     ClaimStatus,
     ConditionType,
+    DeadLetter,
     Event,
     EventChanges,
     EventDraft,
@@ -233,3 +234,18 @@ def audit_to_proto(entry: AuditEntry) -> event_pb2.AuditLog:
 
 def occurred_at(request: event_pb2.RecordActivityRequest) -> datetime:
     return _time(request, "occurred_at") or datetime.now(UTC)
+
+
+def dead_letter_to_proto(letter: DeadLetter) -> event_pb2.DeadLetter:
+    message = event_pb2.DeadLetter(
+        id=letter.id,
+        subject=letter.subject,
+        stream_sequence=letter.stream_sequence,
+        data=letter.data.decode("utf-8", errors="replace"),
+        error=letter.error,
+        deliveries=letter.deliveries,
+        created_at=timestamp(letter.created_at),
+    )
+    if letter.replayed_at is not None:
+        message.replayed_at.CopyFrom(timestamp(letter.replayed_at))
+    return message

@@ -11,7 +11,7 @@ from beanie import Document
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from services.common.errors import DomainError, rebuild_error
+from services.common.errors import DomainError, FieldViolation, rebuild_error
 from services.event.domain import (
     Attempt,
     AuditEntry,
@@ -221,13 +221,17 @@ def _failure_doc(error: DomainError | None) -> dict[str, Any] | None:
         "reason": error.reason,
         "message": error.message,
         "metadata": error.metadata,
+        "violations": [[v.field, v.description] for v in error.violations],
     }
 
 
 def _failure(doc: Mapping[str, Any] | None) -> DomainError | None:
     if not doc:
         return None
-    return rebuild_error(doc["kind"], doc["message"], doc["reason"], doc.get("metadata"))
+    violations = tuple(FieldViolation(f, d) for f, d in doc.get("violations", []))
+    return rebuild_error(
+        doc["kind"], doc["message"], doc["reason"], doc.get("metadata"), violations
+    )
 
 
 def _attempt_doc(attempt: Attempt) -> dict[str, Any]:

@@ -158,9 +158,14 @@ class EventServicer(event_pb2_grpc.EventServiceServicer):
     async def ListDeadLetters(
         self, request: event_pb2.ListDeadLettersRequest, context: Context
     ) -> event_pb2.ListDeadLettersResponse:
-        raise NotImplementedError("dead letters arrive with the login pipeline")
+        page = await self._uc.list_dead_letters(page_request(request.page_size, request.page_token))
+        return event_pb2.ListDeadLettersResponse(
+            dead_letters=[cv.dead_letter_to_proto(d) for d in page.items],
+            next_page_token=page.next_page_token,
+        )
 
     async def ReplayDeadLetter(
         self, request: event_pb2.ReplayDeadLetterRequest, context: Context
     ) -> event_pb2.ReplayDeadLetterResponse:
-        raise NotImplementedError("dead letters arrive with the login pipeline")
+        letter = await self._uc.replay_dead_letter(current_principal(), request.dead_letter_id)
+        return event_pb2.ReplayDeadLetterResponse(dead_letter=cv.dead_letter_to_proto(letter))
