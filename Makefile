@@ -8,7 +8,7 @@ BUF := node_modules/.bin/buf
 export PYTHONPATH := $(CURDIR):$(CURDIR)/gen
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test check lint typecheck gen envoy-config fmt clean
+.PHONY: run test check lint typecheck gen envoy-config fmt clean bench
 
 run: gen
 	$(PY) -m tools.mesh run
@@ -51,3 +51,7 @@ $(BUF): package.json
 
 clean:
 	rm -rf gen .data .pytest_cache .mypy_cache .ruff_cache
+
+# Starts its own mesh, runs every workload (≤ 60 s each), prints and saves bench/results/.
+bench: gen
+	$(PY) -m tools.bench $(BENCH_ARGS)

@@ -1,0 +1,396 @@
+"""`make bench`: starts the mesh, drives each workload for a bounded time from 127.0.0.1,
+prints a table and saves it as JSON under bench/results/.
+
+Every figure is relative to a baseline measured in the same run (gRPC health Check
+through Envoy), so runs on a noisy shared machine stay comparable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import random
+import secrets
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+import nats
+from grpc_health.v1 import health_pb2
+from rewardmesh.event.v1 import event_pb2, event_pb2_grpc
+
+from services.common.subjects import SUBJECT_LOGGED_IN
+from tools.mesh import ROOT, Mesh
+
+RESULTS = ROOT / "bench" / "results"
+Call = Callable[[int], Awaitable[Any]]
+
+
+@dataclass
+class Result:
+    workload: str
+    transport: str
+    requests: int
+    errors: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    vs_baseline: float = 0.0
+
+
+@dataclass
+class Player:
+    user_id: str
+    token: str
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {self.token}"),)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token}"}
+
+
+async def drive(
+    name: str, transport: str, call: Call, *, seconds: float, concurrency: int
+) -> Result:
+    """Runs `call` from `concurrency` workers for `seconds`; one latency sample per call."""
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.monotonic() + seconds
+
+    async def worker(worker_id: int) -> None:
+        nonlocal errors
+        i = worker_id
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            try:
+                await call(i)
+            except Exception:  # every failure is counted, none stops the run
+                errors += 1
+            latencies.append(time.perf_counter() - started)
+            i += concurrency
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker(w) for w in range(concurrency)))
+    elapsed = time.monotonic() - started
+    ordered = sorted(latencies) or [0.0]
+    return Result(
+        workload=name,
+        transport=transport,
+        requests=len(latencies),
+        errors=errors,
+        seconds=round(elapsed, 2),
+        rps=round(len(latencies) / elapsed, 1),
+        p50_ms=round(statistics.median(ordered) * 1000, 2),
+        p99_ms=round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2),
+    )
+
+
+class Bench:
+    def __init__(self, mesh: Mesh, players: int, seconds: float, concurrency: int) -> None:
+        self.mesh = mesh
+        self.player_count = players
+        self.seconds = seconds
+        self.concurrency = concurrency
+        self.players: list[Player] = []
+        self.event_id = ""
+        self.reward_id = ""
+
+    async def setup(self, rest: httpx.AsyncClient) -> None:
+        """One ACTIVITY_COUNT event with a large reward; every player has completed it."""
+        admin = (
+            await rest.post(
+                "/v1/auth/login",
+                json={"email": self.mesh.admin_email, "password": self.mesh.admin_password},
+            )
+        ).json()
+        boss = {"authorization": f"Bearer {admin['access_token']}"}
+        now = datetime.now(UTC)
+        event = (
+            await rest.post(
+                "/v1/events",
+                headers=boss,
+                json={
+                    "title": "Benchmark",
+                    "condition": {
+                        "type": "CONDITION_TYPE_ACTIVITY_COUNT",
+                        "target": 1,
+                        "activity": "bench",
+                    },
+                    "starts_at": (now - timedelta(hours=1)).isoformat(),
+                    "ends_at": (now + timedelta(days=1)).isoformat(),
+                    "rewards": [
+                        {"name": "Coin", "type": "REWARD_TYPE_CURRENCY", "amount": 2_000_000_000}
+                    ],
+                },
+            )
+        ).json()["event"]
+        self.event_id, self.reward_id = event["id"], event["rewards"][0]["id"]
+        semaphore = asyncio.Semaphore(8)
+
+        async def make_player(n: int) -> Player:
+            async with semaphore:
+                email, password = (
+                    f"bench-{n}-{secrets.token_hex(3)}@example.com",
+                    secrets.token_urlsafe(12),
+                )
+                await rest.post("/v1/auth/register", json={"email": email, "password": password})
+                body = (
+                    await rest.post("/v1/auth/login", json={"email": email, "password": password})
+                ).json()
+                player = Player(body["user"]["id"], body["access_token"])
+                await rest.post(
+                    "/v1/activities",
+                    headers=boss,
+                    json={
+                        "user_id": player.user_id,
+                        "activity": "bench",
+                        "amount": 1,
+                        "idempotency_key": uuid.uuid4().hex,
+                    },
+                )
+                done = await rest.post(
+                    f"/v1/events/{self.event_id}:complete", headers=player.headers
+                )
+                done.raise_for_status()
+                return player
+
+        self.players = list(
+            await asyncio.gather(*(make_player(n) for n in range(self.player_count)))
+        )
+
+    def player(self, i: int) -> Player:
+        return self.players[i % len(self.players)]
+
+    async def run(self) -> list[Result]:
+        results: list[Result] = []
+        async with (
+            httpx.AsyncClient(
+                base_url=self.mesh.gateway_url,
+                timeout=30,
+                limits=httpx.Limits(
+                    max_connections=self.concurrency, max_keepalive_connections=self.concurrency
+                ),
+            ) as rest,
+            grpc.aio.insecure_channel(self.mesh.gateway_target) as channel,
+        ):
+            await self.setup(rest)
+            stub = event_pb2_grpc.EventServiceStub(channel)
+            check = channel.unary_unary(
+                "/grpc.health.v1.Health/Check",
+                request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+                response_deserializer=health_pb2.HealthCheckResponse.FromString,
+            )
+            workloads: list[tuple[str, str, Call]] = [
+                (
+                    "baseline: health Check",
+                    "grpc",
+                    lambda i: check(health_pb2.HealthCheckRequest(), timeout=10),
+                ),
+                ("GetMyProgress", "grpc", lambda i: self._progress_grpc(stub, i)),
+                ("GetMyProgress", "rest", lambda i: self._progress_rest(rest, i)),
+                ("ClaimReward", "grpc", lambda i: self._claim_grpc(stub, i)),
+                ("ClaimReward", "rest", lambda i: self._claim_rest(rest, i)),
+                ("mixed player", "grpc", lambda i: self._mixed(stub, rest, i, grpc_transport=True)),
+                (
+                    "mixed player",
+                    "rest",
+                    lambda i: self._mixed(stub, rest, i, grpc_transport=False),
+                ),
+            ]
+            for name, transport, call in workloads:
+                result = await drive(
+                    name, transport, call, seconds=self.seconds, concurrency=self.concurrency
+                )
+                results.append(result)
+                print(
+                    f"  {name:<24} {transport:<5} {result.rps:>8.1f} rps"
+                    f"  p99 {result.p99_ms:>7.1f} ms",
+                    flush=True,
+                )
+        baseline = results[0].rps or 1.0
+        for result in results:
+            result.vs_baseline = round(result.rps / baseline, 3)
+        results.append(await self.pipeline())
+        return results
+
+    async def _progress_grpc(self, stub: Any, i: int) -> None:
+        await stub.GetMyProgress(
+            event_pb2.GetMyProgressRequest(event_id=self.event_id),
+            metadata=self.player(i).metadata,
+            timeout=10,
+        )
+
+    async def _progress_rest(self, rest: httpx.AsyncClient, i: int) -> None:
+        (
+            await rest.get(f"/v1/events/{self.event_id}/progress", headers=self.player(i).headers)
+        ).raise_for_status()
+
+    async def _claim_grpc(self, stub: Any, i: int) -> None:
+        await stub.ClaimReward(
+            event_pb2.ClaimRewardRequest(
+                event_id=self.event_id,
+                reward_id=self.reward_id,
+                request_id=uuid.uuid4().hex,
+                amount=1,
+            ),
+            metadata=self.player(i).metadata,
+            timeout=10,
+        )
+
+    async def _claim_rest(self, rest: httpx.AsyncClient, i: int) -> None:
+        response = await rest.post(
+            f"/v1/events/{self.event_id}/rewards/{self.reward_id}:claim",
+            json={"request_id": uuid.uuid4().hex, "amount": 1},
+            headers=self.player(i).headers,
+        )
+        response.raise_for_status()
+
+    async def _history_grpc(self, stub: Any, i: int) -> None:
+        await stub.ListMyClaims(
+            event_pb2.ListMyClaimsRequest(page_size=20),
+            metadata=self.player(i).metadata,
+            timeout=10,
+        )
+
+    async def _history_rest(self, rest: httpx.AsyncClient, i: int) -> None:
+        (
+            await rest.get(
+                "/v1/me/claims", params={"page_size": 20}, headers=self.player(i).headers
+            )
+        ).raise_for_status()
+
+    async def _mixed(
+        self, stub: Any, rest: httpx.AsyncClient, i: int, *, grpc_transport: bool
+    ) -> None:
+        roll = random.random()  # noqa: S311 - workload mix, not security
+        if roll < 0.5:
+            await (self._progress_grpc(stub, i) if grpc_transport else self._progress_rest(rest, i))
+        elif roll < 0.8:
+            await (self._claim_grpc(stub, i) if grpc_transport else self._claim_rest(rest, i))
+        else:
+            await (self._history_grpc(stub, i) if grpc_transport else self._history_rest(rest, i))
+
+    async def pipeline(self, logins: int = 5000) -> Result:
+        """Publishes synthetic logins straight to JetStream and times until all are processed."""
+        connection = await nats.connect(f"nats://127.0.0.1:{self.mesh.ports.nats}")
+        js = connection.jetstream()
+        try:
+            now = datetime.now(UTC).isoformat()
+            started = time.monotonic()
+            batch = 500
+            for offset in range(0, logins, batch):
+                acks = [
+                    js.publish(
+                        SUBJECT_LOGGED_IN,
+                        json.dumps(
+                            {
+                                "message_id": f"bench-{offset + n}-{uuid.uuid4().hex}",
+                                "user_id": self.player(offset + n).user_id,
+                                "role": "USER",
+                                "logged_in_at": now,
+                            }
+                        ).encode(),
+                    )
+                    for n in range(min(batch, logins - offset))
+                ]
+                await asyncio.gather(*acks)
+            while True:
+                info = await js.consumer_info("AUTH", "event-logins")
+                if info.num_pending == 0 and info.num_ack_pending == 0:
+                    break
+                await asyncio.sleep(0.05)
+            elapsed = time.monotonic() - started
+        finally:
+            await connection.close()
+        print(f"  {'login pipeline':<24} {'nats':<5} {logins / elapsed:>8.1f} logins/s", flush=True)
+        return Result(
+            "login pipeline (logins/s)",
+            "nats",
+            logins,
+            0,
+            round(elapsed, 2),
+            round(logins / elapsed, 1),
+            0.0,
+            0.0,
+        )
+
+
+def _table(results: list[Result]) -> str:
+    lines = [
+        "| workload | transport | rps | p50 ms | p99 ms | errors | vs baseline |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        ratio = f"{r.vs_baseline:.2f}" if r.vs_baseline else "-"
+        lines.append(
+            f"| {r.workload} | {r.transport} | {r.rps:.0f} | {r.p50_ms} | {r.p99_ms} "
+            f"| {r.errors} | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
+async def _main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-") as data_dir:
+        mesh = Mesh(data_dir=Path(data_dir), service_env={"LOG_LEVEL": "WARNING"})
+        print("starting the mesh ...", flush=True)
+        mesh.start(timeout=90)
+        try:
+            bench = Bench(mesh, args.players, args.seconds, args.concurrency)
+            results = await bench.run()
+        finally:
+            mesh.stop()
+    table = _table(results)
+    print(
+        f"\nplayers: {args.players}, one event, {args.concurrency} in flight, "
+        f"{args.seconds:.0f} s per workload\n"
+    )
+    print(table)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = RESULTS / f"{stamp}.json"
+    out.write_text(
+        json.dumps(
+            {
+                "at": stamp,
+                "machine": {
+                    "python": platform.python_version(),
+                    "cpus": __import__("os").cpu_count(),
+                },
+                "players": args.players,
+                "concurrency": args.concurrency,
+                "seconds_per_workload": args.seconds,
+                "results": [asdict(r) for r in results],
+            },
+            indent=2,
+        )
+    )
+    (RESULTS / "latest.md").write_text(table + "\n")
+    print(f"\nsaved {out.relative_to(ROOT)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=10.0, help="per workload (max 60)")
+    parser.add_argument("--concurrency", type=int, default=40)
+    parser.add_argument("--players", type=int, default=200)
+    args = parser.parse_args()
+    args.seconds = min(args.seconds, 60.0)
+    asyncio.run(_main(args))
+
+
+if __name__ == "__main__":
+    main()
