@@ -139,18 +139,7 @@ class MongoUsers:
         return _user(doc) if doc else None
 
     async def page(self, after: Sequence[Any] | None, size: int) -> list[User]:
-        query: dict[str, Any] = {}
-        if after:
-            created_at, last_id = datetime.fromisoformat(after[0]), after[1]
-            query = {
-                "$or": [
-                    {"created_at": {"$gt": created_at}},
-                    {"created_at": created_at, "_id": {"$gt": last_id}},
-                ]
-            }
-        cursor = (
-            self._c.find(query).sort([("created_at", ASCENDING), ("_id", ASCENDING)]).limit(size)
-        )
+        cursor = self._c.find(_after_filter(after)).sort(OLDEST_FIRST).limit(size)
         return [_user(doc) async for doc in cursor]
 
     async def set_role(self, user_id: str, role: Role) -> User | None:
@@ -210,6 +199,33 @@ class MongoSessions:
         await self._c.update_many({"family_id": family_id}, {"$set": {"revoked": True}})
 
 
+def _service_account(doc: Mapping[str, Any]) -> ServiceAccount:
+    return ServiceAccount(
+        id=doc["_id"],
+        name=doc["name"],
+        secret_hash=doc["secret_hash"],
+        created_at=doc["created_at"],
+        created_by=doc["created_by"],
+        disabled=doc.get("disabled", False),
+    )
+
+
+def _after_filter(after: Sequence[Any] | None) -> dict[str, Any]:
+    """Oldest-first cursor [created_at iso, id] → the filter for what follows it."""
+    if not after:
+        return {}
+    created_at, last_id = datetime.fromisoformat(after[0]), after[1]
+    return {
+        "$or": [
+            {"created_at": {"$gt": created_at}},
+            {"created_at": created_at, "_id": {"$gt": last_id}},
+        ]
+    }
+
+
+OLDEST_FIRST = [("created_at", ASCENDING), ("_id", ASCENDING)]
+
+
 class MongoServiceAccounts:
     def __init__(self) -> None:
         self._c = ServiceAccountDoc.get_pymongo_collection()
@@ -228,16 +244,23 @@ class MongoServiceAccounts:
 
     async def get(self, account_id: str) -> ServiceAccount | None:
         doc = await self._c.find_one({"_id": account_id})
-        if doc is None:
-            return None
-        return ServiceAccount(
-            id=doc["_id"],
-            name=doc["name"],
-            secret_hash=doc["secret_hash"],
-            created_at=doc["created_at"],
-            created_by=doc["created_by"],
-            disabled=doc.get("disabled", False),
+        return _service_account(doc) if doc else None
+
+    async def page(self, after: Sequence[Any] | None, size: int) -> list[ServiceAccount]:
+        cursor = self._c.find(_after_filter(after)).sort(OLDEST_FIRST).limit(size)
+        return [_service_account(doc) async for doc in cursor]
+
+    async def set_secret(self, account_id: str, secret_hash: str) -> ServiceAccount | None:
+        return await self._update(account_id, {"secret_hash": secret_hash})
+
+    async def disable(self, account_id: str) -> ServiceAccount | None:
+        return await self._update(account_id, {"disabled": True})
+
+    async def _update(self, account_id: str, fields: dict[str, Any]) -> ServiceAccount | None:
+        doc = await self._c.find_one_and_update(
+            {"_id": account_id}, {"$set": fields}, return_document=ReturnDocument.AFTER
         )
+        return _service_account(doc) if doc else None
 
 
 class MongoOutbox:

@@ -49,6 +49,13 @@ class ServiceAccounts(Protocol):
 
     async def get(self, account_id: str) -> ServiceAccount | None: ...
 
+    async def page(self, after: Sequence[Any] | None, size: int) -> list[ServiceAccount]:
+        """Ordered by (created_at, id), strictly after the key `after`."""
+
+    async def set_secret(self, account_id: str, secret_hash: str) -> ServiceAccount | None: ...
+
+    async def disable(self, account_id: str) -> ServiceAccount | None: ...
+
 
 class Outbox(Protocol):
     """Messages for other services, stored with the change and relayed later."""

@@ -72,7 +72,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     ) -> auth_pb2.ListUsersResponse:
         page = await self._uc.list_users(page_request(request.page_size, request.page_token))
         return auth_pb2.ListUsersResponse(
-            users=[user_to_proto(u) for u in page.users], next_page_token=page.next_page_token
+            users=[user_to_proto(u) for u in page.items], next_page_token=page.next_page_token
         )
 
     async def SetUserRole(
@@ -89,4 +89,35 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         issued = await self._uc.create_service_account(current_principal(), request.name)
         return auth_pb2.CreateServiceAccountResponse(
             service_account=service_account_to_proto(issued.account), client_secret=issued.secret
+        )
+
+    async def ListServiceAccounts(
+        self, request: auth_pb2.ListServiceAccountsRequest, context: Context
+    ) -> auth_pb2.ListServiceAccountsResponse:
+        page = await self._uc.list_service_accounts(
+            page_request(request.page_size, request.page_token)
+        )
+        return auth_pb2.ListServiceAccountsResponse(
+            service_accounts=[service_account_to_proto(a) for a in page.items],
+            next_page_token=page.next_page_token,
+        )
+
+    async def RotateServiceAccountSecret(
+        self, request: auth_pb2.RotateServiceAccountSecretRequest, context: Context
+    ) -> auth_pb2.RotateServiceAccountSecretResponse:
+        issued = await self._uc.rotate_service_account_secret(
+            current_principal(), request.service_account_id
+        )
+        return auth_pb2.RotateServiceAccountSecretResponse(
+            service_account=service_account_to_proto(issued.account), client_secret=issued.secret
+        )
+
+    async def DisableServiceAccount(
+        self, request: auth_pb2.DisableServiceAccountRequest, context: Context
+    ) -> auth_pb2.DisableServiceAccountResponse:
+        account = await self._uc.disable_service_account(
+            current_principal(), request.service_account_id
+        )
+        return auth_pb2.DisableServiceAccountResponse(
+            service_account=service_account_to_proto(account)
         )

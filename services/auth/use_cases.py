@@ -6,6 +6,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Generic, TypeVar
 
 from services.auth.domain import (
     HUMAN_ROLES,
@@ -70,10 +71,20 @@ class IssuedSecret:
     secret: str
 
 
+T = TypeVar("T", User, ServiceAccount)
+
+
 @dataclass(frozen=True)
-class UserPage:
-    users: list[User]
+class Page(Generic[T]):
+    items: list[T]
     next_page_token: str
+
+
+def _page(items: list[T], size: int) -> Page[T]:
+    """`items` holds up to size + 1 entries; the extra one only says another page exists."""
+    more = len(items) > size
+    items = items[:size]
+    return Page(items, page_token([items[-1].created_at.isoformat(), items[-1].id]) if more else "")
 
 
 class AuthUseCases:
@@ -164,12 +175,9 @@ class AuthUseCases:
             raise NotFound(f"user {user_id} not found", reason="USER_NOT_FOUND")
         return user
 
-    async def list_users(self, page: PageRequest) -> UserPage:
+    async def list_users(self, page: PageRequest) -> Page[User]:
         users = await self._users.page(page.after, page.size + 1)
-        more = len(users) > page.size
-        users = users[: page.size]
-        token = page_token([users[-1].created_at.isoformat(), users[-1].id]) if more else ""
-        return UserPage(users, token)
+        return _page(users, page.size)
 
     async def set_user_role(self, caller: Principal, user_id: str, role: Role | None) -> User:
         if role is None or role not in HUMAN_ROLES:
@@ -200,6 +208,36 @@ class AuthUseCases:
             caller, "service_account.create", f"service_account/{account.id}", {"name": name}
         )
         return IssuedSecret(account, secret)
+
+    async def list_service_accounts(self, page: PageRequest) -> Page[ServiceAccount]:
+        accounts = await self._service_accounts.page(page.after, page.size + 1)
+        return _page(accounts, page.size)
+
+    async def rotate_service_account_secret(
+        self, caller: Principal, account_id: str
+    ) -> IssuedSecret:
+        secret = new_opaque_secret("gss")
+        account = await self._service_accounts.set_secret(
+            account_id, await self._hasher.hash(secret)
+        )
+        if account is None:
+            raise _no_service_account(account_id)
+        await self._audit(
+            caller, "service_account.rotate_secret", f"service_account/{account_id}", {}
+        )
+        return IssuedSecret(account, secret)
+
+    async def disable_service_account(self, caller: Principal, account_id: str) -> ServiceAccount:
+        account = await self._service_accounts.disable(account_id)
+        if account is None:
+            raise _no_service_account(account_id)
+        await self._audit(
+            caller,
+            "service_account.disable",
+            f"service_account/{account_id}",
+            {"disabled": [False, True]},
+        )
+        return account
 
     async def issue_service_token(self, client_id: str, client_secret: str) -> tuple[str, int]:
         account = await self._service_accounts.get(client_id) if client_id else None
@@ -281,6 +319,10 @@ class AuthUseCases:
         if self._dummy_hash is None:
             self._dummy_hash = await self._hasher.hash(_DUMMY_PASSWORD + secrets.token_hex(8))
         return self._dummy_hash
+
+
+def _no_service_account(account_id: str) -> NotFound:
+    return NotFound(f"service account {account_id!r} not found", reason="SERVICE_ACCOUNT_NOT_FOUND")
 
 
 def _bad_credentials() -> Unauthenticated:
