@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from services.common.errors import InvalidArgument
@@ -31,9 +32,21 @@ def page_request(page_size: int, page_token: str) -> PageRequest:
         after = json.loads(base64.urlsafe_b64decode(page_token.encode()))
     except (ValueError, binascii.Error):
         after = None
-    if not isinstance(after, list):
+    if not _is_sort_key(after):
         raise InvalidArgument.field("page_token", "is not a token returned by this list call")
     return PageRequest(size, after)
+
+
+def _is_sort_key(value: Any) -> bool:
+    """Every list is sorted newest first on [timestamp (ISO 8601), id]; a token carrying
+    anything else was not issued by us and must not reach a query."""
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+        return False
+    try:
+        datetime.fromisoformat(value[0])
+    except ValueError:
+        return False
+    return True
 
 
 def page_token(last_key: list[Any]) -> str:

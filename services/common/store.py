@@ -7,13 +7,50 @@ Code must behave the same on both; nothing may rely on the emulator's quirks.
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import mongomock.collection
+import mongomock.store
 from beanie import Document, init_beanie
+from bson import ObjectId
+from mongomock.filtering import filter_applies
 from mongomock_motor import AsyncMongoMockClient, AsyncMongoMockCollection, AsyncMongoMockDatabase
 from pymongo import AsyncMongoClient
+
+# The emulator scans every document for every query. Two shims keep it usable for a
+# local mesh without changing any result: look documents up by `_id` directly when the
+# filter pins one, and run TTL expiry at most once a second (MongoDB's own TTL monitor
+# runs once a minute) instead of on every access.
+_EXACT_ID_TYPES = (str, int, ObjectId, uuid.UUID)
+_scan: Any = mongomock.collection.Collection._iter_documents
+_expire: Any = mongomock.store.CollectionStore._remove_expired_documents
+_applies: Any = filter_applies
+
+
+def _iter_documents(self: Any, filter: Any) -> Any:
+    key = filter.get("_id") if isinstance(filter, dict) else None
+    if not isinstance(key, _EXACT_ID_TYPES):
+        return _scan(self, filter)
+    if key not in self._store:
+        return iter(())
+    document = self._store[key]
+    return iter((document,) if _applies(filter, document) else ())
+
+
+def _remove_expired_documents(self: Any) -> None:
+    now = time.monotonic()
+    if now - getattr(self, "_last_expiry", 0.0) >= 1.0:
+        self._last_expiry = now
+        _expire(self)
+
+
+def _speed_up_emulator() -> None:
+    setattr(mongomock.collection.Collection, "_iter_documents", _iter_documents)  # noqa: B010
+    setattr(mongomock.store.CollectionStore, "_remove_expired_documents", _remove_expired_documents)  # noqa: B010
 
 
 class _EmulatedCollection(AsyncMongoMockCollection):  # type: ignore[type-arg]
@@ -57,6 +94,7 @@ async def connect(url: str | None, database: str, documents: Sequence[type[Docum
         db = client[database]
         embedded = False
     else:
+        _speed_up_emulator()
         client = AsyncMongoMockClient(tz_aware=True)
         db = _EmulatedDatabase(client, client.get_database(database).delegate)
         embedded = True

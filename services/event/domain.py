@@ -56,6 +56,8 @@ class ProgressStatus(enum.Enum):
 
 
 class ClaimStatus(enum.Enum):
+    # Reserved in the claim log, not decided yet (never listed; see EventUseCases.claim).
+    PENDING = "PENDING"
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
 
@@ -488,6 +490,21 @@ class ClaimRequest:
                 "request_id", f"is required: {low} to {high} characters, the same for every retry"
             )
 
+    def reservation(self, now: datetime) -> Claim:
+        """The claim-log entry that binds this request_id to these parameters."""
+        return Claim(
+            request_id=self.request_id,
+            user_id=self.user_id,
+            event_id=self.event_id,
+            reward_id=self.reward_id,
+            reward_name="",
+            requested_amount=self.amount,
+            amount=0,
+            status=ClaimStatus.PENDING,
+            remaining=0,
+            claimed_at=now,
+        )
+
     def same_parameters(self, claim: Claim) -> bool:
         return (self.user_id, self.event_id, self.reward_id, self.amount) == (
             claim.user_id,
@@ -559,13 +576,15 @@ def insufficient(reward: Reward, remaining: int, requested: int) -> FailedPrecon
 
 
 def claim_from_attempt(request: ClaimRequest, attempt: Attempt) -> Claim:
+    """The claim as the attempt recorded it; `request` only names the progress it was
+    recorded in (user, event), since a retry may come with other parameters."""
     return Claim(
-        request_id=request.request_id,
+        request_id=attempt.request_id,
         user_id=request.user_id,
         event_id=request.event_id,
-        reward_id=request.reward_id,
+        reward_id=attempt.reward_id,
         reward_name=attempt.reward_name,
-        requested_amount=request.amount,
+        requested_amount=attempt.requested_amount,
         amount=attempt.amount,
         status=ClaimStatus.FAILED if attempt.failure else ClaimStatus.SUCCEEDED,
         remaining=attempt.remaining,

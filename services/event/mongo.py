@@ -56,7 +56,8 @@ class ProgressDoc(Document):
     class Settings:
         name = "progress"
         indexes = [
-            IndexModel([("user_id", ASCENDING), ("event_id", ASCENDING)], unique=True),
+            # (event_id, user_id) is unique through _id; this one serves per-player queries.
+            IndexModel([("user_id", ASCENDING), ("event_id", ASCENDING)]),
             IndexModel([("event_id", ASCENDING), ("status", ASCENDING)]),
         ]
 
@@ -282,12 +283,18 @@ def _progress(doc: Mapping[str, Any]) -> Progress:
     )
 
 
+# Bookkeeping arrays only the update filters need; never shipped back to the service.
+_PROGRESS_PROJECTION = {"processed_ids": 0, "claim_request_ids": 0}
+
+
 class MongoProgresses:
     def __init__(self) -> None:
         self._c = ProgressDoc.get_pymongo_collection()
 
     async def get(self, event_id: str, user_id: str) -> Progress | None:
-        doc = await self._c.find_one({"_id": progress_id(event_id, user_id)})
+        doc = await self._c.find_one(
+            {"_id": progress_id(event_id, user_id)}, projection=_PROGRESS_PROJECTION
+        )
         return _progress(doc) if doc else None
 
     async def advance(self, advance: Advance, now: datetime) -> bool:
@@ -323,6 +330,7 @@ class MongoProgresses:
         doc = await self._c.find_one_and_update(
             {"_id": progress_id(event_id, user_id), "status": ProgressStatus.IN_PROGRESS.value},
             {"$set": {"status": ProgressStatus.COMPLETED.value, "completed_at": now}},
+            projection=_PROGRESS_PROJECTION,
             return_document=ReturnDocument.AFTER,
         )
         return _progress(doc) if doc else None
@@ -417,19 +425,31 @@ class MongoClaimLog:
     def __init__(self) -> None:
         self._c = ClaimDoc.get_pymongo_collection()
 
-    async def add(self, claim: Claim) -> bool:
+    async def reserve(self, claim: Claim) -> Claim | None:
         try:
             await self._c.insert_one(_claim_doc(claim))
         except DuplicateKeyError:
-            return False
-        return True
+            return await self.get(claim.request_id)
+        return None
+
+    async def finish(self, claim: Claim) -> Claim:
+        fields = _claim_doc(claim)
+        del fields["_id"]
+        doc = await self._c.find_one_and_update(
+            {"_id": claim.request_id, "status": ClaimStatus.PENDING.value},
+            {"$set": fields},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            doc = await self._c.find_one({"_id": claim.request_id})
+        return _claim(doc) if doc else claim
 
     async def get(self, request_id: str) -> Claim | None:
         doc = await self._c.find_one({"_id": request_id})
         return _claim(doc) if doc else None
 
     async def page(self, where: ClaimFilter, after: Sequence[Any] | None, size: int) -> list[Claim]:
-        match = {
+        match: dict[str, Any] = {
             key: value
             for key, value in (
                 ("user_id", where.user_id),
@@ -439,6 +459,7 @@ class MongoClaimLog:
             )
             if value
         }
+        match.setdefault("status", {"$ne": ClaimStatus.PENDING.value})
         query = _and(match, _newer_than(after, "claimed_at"))
         cursor = (
             self._c.find(query).sort([("claimed_at", DESCENDING), ("_id", DESCENDING)]).limit(size)

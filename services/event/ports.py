@@ -96,8 +96,13 @@ class RewardTotals:
 
 
 class ClaimLog(Protocol):
-    async def add(self, claim: Claim) -> bool:
-        """False if an attempt with this request_id is already logged."""
+    async def reserve(self, claim: Claim) -> Claim | None:
+        """Stores a PENDING entry for a new request_id and returns None; if the request_id
+        is taken, returns the stored entry instead (PENDING or decided)."""
+
+    async def finish(self, claim: Claim) -> Claim:
+        """Replaces the PENDING entry with the decided claim; if it was decided already,
+        returns what was stored (the first decision wins)."""
 
     async def get(self, request_id: str) -> Claim | None: ...
 

@@ -37,6 +37,7 @@ from services.event.domain import (
     AuditEntry,
     Claim,
     ClaimRequest,
+    ClaimStatus,
     ConditionType,
     DeadLetter,
     Event,
@@ -217,10 +218,14 @@ class EventUseCases:
 
     async def claim(self, request: ClaimRequest) -> Claim:
         request.validate()
-        logged = await self._claims.get(request.request_id)
-        if logged is not None:
-            return _replay(request, logged)
         now = self._clock.now()
+        # Binds the request_id to these parameters before anything is granted, so it can
+        # take effect in one progress document only, whoever else sends it.
+        logged = await self._claims.reserve(request.reservation(now))
+        if logged is not None and (
+            logged.status is not ClaimStatus.PENDING or not request.same_parameters(logged)
+        ):
+            return _replay(request, logged)
         event = await self._events.get(request.event_id)
         progress = await self._progress(request.event_id, request.user_id)
         for _ in range(_GRANT_ATTEMPTS):
@@ -281,15 +286,9 @@ class EventUseCases:
         return await self._settle(request, attempt)
 
     async def _settle(self, request: ClaimRequest, attempt: Attempt) -> Claim:
-        """Logs the decided attempt (once) and returns or raises its outcome."""
-        claim = claim_from_attempt(request, attempt)
-        if not await self._claims.add(claim):
-            logged = await self._claims.get(request.request_id)
-            if logged is not None:
-                return _replay(request, logged)
-        if claim.failure is not None:
-            raise claim.failure
-        return claim
+        """Logs the decided attempt (once) and returns or raises its outcome, which is
+        REQUEST_ID_REUSED if the attempt was decided for other parameters."""
+        return _replay(request, await self._claims.finish(claim_from_attempt(request, attempt)))
 
     async def list_claims(self, where: ClaimFilter, page: PageRequest) -> Page[Claim]:
         claims = await self._claims.page(where, page.after, page.size + 1)
