@@ -1,15 +1,20 @@
 """The event service's operations.
 
 Claim ordering (why a crash at any point ends consistent when the client retries):
-  1. The player's progress document is the commit point. One conditional update either
-     grants (adds to `claimed.<reward>` and records the attempt under its request_id) or
-     records a failed attempt; the filter `claim_request_ids != request_id` makes each
-     request_id take effect at most once, whatever the concurrency.
-  2. The claim log entry (unique on request_id) is written after, derived from that
-     record. A retry first looks in the claim log, then in the progress document, so an
-     attempt whose log write was lost is logged from the progress record, never redone.
-Failures for players without a progress document cannot grant anything and go straight
-to the claim log.
+  1. Reserve: a PENDING claim-log entry (unique on request_id) binds the request_id to
+     its parameters (player, event, reward, amount). Another caller using the same
+     request_id gets REQUEST_ID_REUSED, so a request_id can only ever act on one
+     player's progress.
+  2. Commit: the player's progress document is the commit point. One conditional
+     update either grants (adds to `claimed.<reward>` and records the attempt under its
+     request_id) or records a failed attempt; the filter `claim_request_ids !=
+     request_id` makes each request_id take effect at most once, whatever the
+     concurrency.
+  3. Log: the PENDING entry becomes the decided claim, derived from that record.
+A retry of a request that crashed after 1 or 2 finds the PENDING entry, then the
+recorded attempt in the progress document, and finishes the log from it: never a lost
+grant, never a second one. Failures for players without a progress document cannot
+grant anything and go straight to step 3.
 """
 
 from __future__ import annotations
