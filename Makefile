@@ -8,7 +8,7 @@ BUF := node_modules/.bin/buf
 export PYTHONPATH := $(CURDIR):$(CURDIR)/gen
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test check lint typecheck gen envoy-config fmt clean bench
+.PHONY: run test check lint typecheck gen envoy-config fmt clean bench bench-pipeline
 
 run: gen
 	$(PY) -m tools.mesh run
@@ -31,10 +31,14 @@ fmt: $(VENV)/.installed
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-gen: gen/descriptors.pb
+gen: gen/descriptors.pb gen/openapi.json
 
 gen/descriptors.pb: $(VENV)/.installed $(shell find protos -name '*.proto')
 	$(PY) -m tools.gen_protos
+
+# The REST API's OpenAPI document (served at /openapi.json and /docs), from the descriptors.
+gen/openapi.json: gen/descriptors.pb gateway/openapi.py gateway/catalog.py
+	$(PY) -m gateway.openapi --out $@
 
 # Rewrites deploy/envoy.yaml from the protos; a test fails when it is stale.
 envoy-config: gen
@@ -55,3 +59,7 @@ clean:
 # Starts its own mesh, runs every workload (≤ 60 s each), prints and saves bench/results/.
 bench: gen
 	$(PY) -m tools.bench $(BENCH_ARGS)
+
+# Publishes N synthetic logins and reports logins/s fully processed by one event instance.
+bench-pipeline: gen
+	$(PY) -m tools.bench --only-pipeline --logins $(or $(LOGINS),20000)

@@ -175,7 +175,12 @@ class Bench:
     def player(self, i: int) -> Player:
         return self.players[i % len(self.players)]
 
-    async def run(self) -> list[Result]:
+    async def run_pipeline_only(self, logins: int) -> list[Result]:
+        async with httpx.AsyncClient(base_url=self.mesh.gateway_url, timeout=30) as rest:
+            await self.setup(rest)
+        return [await self.pipeline(logins)]
+
+    async def run(self, logins: int) -> list[Result]:
         results: list[Result] = []
         async with (
             httpx.AsyncClient(
@@ -224,7 +229,7 @@ class Bench:
         baseline = results[0].rps or 1.0
         for result in results:
             result.vs_baseline = round(result.rps / baseline, 3)
-        results.append(await self.pipeline())
+        results.append(await self.pipeline(logins))
         return results
 
     async def _progress_grpc(self, stub: Any, i: int) -> None:
@@ -284,7 +289,7 @@ class Bench:
         else:
             await (self._history_grpc(stub, i) if grpc_transport else self._history_rest(rest, i))
 
-    async def pipeline(self, logins: int = 5000) -> Result:
+    async def pipeline(self, logins: int) -> Result:
         """Publishes synthetic logins straight to JetStream and times until all are processed."""
         connection = await nats.connect(f"nats://127.0.0.1:{self.mesh.ports.nats}")
         js = connection.jetstream()
@@ -350,7 +355,10 @@ async def _main(args: argparse.Namespace) -> None:
         mesh.start(timeout=90)
         try:
             bench = Bench(mesh, args.players, args.seconds, args.concurrency)
-            results = await bench.run()
+            if args.only_pipeline:
+                results = await bench.run_pipeline_only(args.logins)
+            else:
+                results = await bench.run(args.logins)
         finally:
             mesh.stop()
     table = _table(results)
@@ -387,6 +395,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="per workload (max 60)")
     parser.add_argument("--concurrency", type=int, default=40)
     parser.add_argument("--players", type=int, default=200)
+    parser.add_argument(
+        "--logins", type=int, default=5000, help="synthetic logins for the pipeline"
+    )
+    parser.add_argument(
+        "--only-pipeline", action="store_true", help="only the login pipeline (logins/s)"
+    )
     args = parser.parse_args()
     args.seconds = min(args.seconds, 60.0)
     asyncio.run(_main(args))

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from rewardmesh.auth.v1 import auth_pb2, auth_pb2_grpc
+from swagger_ui_bundle import swagger_ui_path
 
 from services.auth.crypto import Argon2Hasher, Keyring
 from services.auth.domain import LockoutPolicy
-from services.auth.jwks_http import JwksServer
+from services.auth.jwks_http import JwksServer, SwaggerUi
 from services.auth.mongo import (
     DOCUMENTS,
     MongoOutbox,
@@ -98,14 +101,23 @@ async def start(settings: AuthSettings) -> AuthApp:
             service_ttl=timedelta(seconds=settings.service_token_ttl_seconds),
         ),
     )
-    verifier = TokenVerifier(keyring, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+    verifier = TokenVerifier(
+        keyring,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        revocations=use_cases,
+    )
     grpc_host = await start_grpc(
         f"{settings.bind_host}:{settings.auth_grpc_port}",
         [(auth_pb2_grpc.add_AuthServiceServicer_to_server, AuthServicer(use_cases))],
         [SERVICE_NAME],
         [ErrorInterceptor("rewardmesh.auth"), AuthInterceptor(policies(), verifier)],
     )
-    jwks = JwksServer(keyring.jwks)
+    jwks = JwksServer(
+        keyring.jwks,
+        openapi=_read_openapi(settings.auth_openapi_file),
+        docs=SwaggerUi(Path(str(swagger_ui_path))),
+    )
     jwks_port = await jwks.start(settings.bind_host, settings.auth_jwks_port)
     await _ensure_bootstrap_admin(settings, use_cases)
     relay = asyncio.create_task(OutboxRelay(settings.nats_url, outbox).run(), name="outbox-relay")
@@ -121,11 +133,27 @@ async def start(settings: AuthSettings) -> AuthApp:
     return AuthApp(settings, store, grpc_host, jwks, jwks_port, use_cases, relay)
 
 
+def _read_openapi(path: Path) -> bytes | None:
+    """The generated document, checked to be JSON; without it /openapi.json answers 404."""
+    try:
+        document = path.read_bytes()
+        json.loads(document)
+    except (OSError, ValueError) as error:
+        log.warning("no OpenAPI document to serve", extra={"path": str(path), "error": str(error)})
+        return None
+    return document
+
+
 async def _ensure_bootstrap_admin(settings: AuthSettings, use_cases: AuthUseCases) -> None:
-    configured = settings.bootstrap_admin_password
-    password = configured.get_secret_value() if configured else secrets.token_urlsafe(18)
+    # An empty value counts as unset: it would otherwise leave no usable admin.
+    configured = (
+        settings.bootstrap_admin_password.get_secret_value()
+        if settings.bootstrap_admin_password
+        else ""
+    )
+    password = configured or secrets.token_urlsafe(18)
     created = await use_cases.ensure_admin(settings.bootstrap_admin_email, password)
-    if created and configured is None:
+    if created and not configured:
         # Deliberately not a log line: logs are shipped and kept, this is shown once.
         print(
             f"bootstrap admin created: {settings.bootstrap_admin_email} / {password}",
