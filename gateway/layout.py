@@ -14,6 +14,14 @@ class Upstream:
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """A token bucket: up to `burst` requests at once, refilled at `per_second`."""
+
+    per_second: int
+    burst: int
+
+
+@dataclass(frozen=True)
 class GatewayLayout:
     auth: Upstream  # auth service gRPC (h2c)
     auth_jwks: Upstream  # auth service plain HTTP/1.1 JWKS server, /.well-known/jwks.json
@@ -25,6 +33,10 @@ class GatewayLayout:
     admin_port: int = 9901
     jwt_issuer: str = "rewardmesh-auth"
     jwt_audience: str = "rewardmesh"
+    # Each credential endpoint (login, register, refresh, service token) has its own
+    # bucket in front of the auth service's per-account lockout: it caps password
+    # guessing across accounts and the argon2 work an attacker can make us do.
+    credential_rate_limit: RateLimit = RateLimit(per_second=100, burst=200)
 
 
 def compose_layout() -> GatewayLayout:

@@ -10,10 +10,12 @@ A request crosses one listener (REST over HTTP/1.1 and native gRPC over h2c shar
 2. cors answers preflights and decorates responses;
 3. grpc_json_transcoder turns REST into gRPC, so every later filter and the router see
    `/package.Service/Method` and one set of rules covers both protocols;
-4. jwt_authn verifies the bearer token of every non-public RPC and exposes its claims as
+4. local_ratelimit answers 429 / RESOURCE_EXHAUSTED once a credential endpoint's token
+   bucket is empty (each of those RPCs has its own exact-path route carrying its bucket);
+5. jwt_authn verifies the bearer token of every non-public RPC and exposes its claims as
    headers (for the services' logs) and as metadata (for RBAC);
-5. rbac lets an RPC through only for the roles in its `rewardmesh.authz.v1.access` option;
-6. router sends it to the service that implements it.
+6. rbac lets an RPC through only for the roles in its `rewardmesh.authz.v1.access` option;
+7. router sends it to the service that implements it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 import yaml
 
 from gateway.catalog import DEFAULT_DESCRIPTOR_SET, MeshService, Rpc, load_services
-from gateway.layout import GatewayLayout, Upstream, compose_layout, local_layout
+from gateway.layout import GatewayLayout, RateLimit, Upstream, compose_layout, local_layout
 
 __all__ = ["GatewayLayout", "Upstream", "compose_layout", "local_layout", "main", "render"]
 
@@ -45,6 +47,10 @@ JWT_PAYLOAD = "jwt_payload"  # metadata key of the verified token's claims
 CLAIM_HEADERS = {"sub": "x-user-id", "role": "x-user-role"}
 JWKS_CLUSTER = "auth_jwks"
 JWKS_PATH = "/.well-known/jwks.json"
+# Also served by auth's plain-HTTP server, public like the JWKS: the generated OpenAPI
+# document and a Swagger UI page with its files under /docs/.
+OPENAPI_PATH = "/openapi.json"
+DOCS_PATH = "/docs"
 
 # Infrastructure gRPC services anyone may call. Reflection goes to the auth service,
 # whose reflection lists every mesh service; health goes to the event service.
@@ -55,6 +61,16 @@ REFLECTION_PREFIXES = (
 REFLECTION_CLUSTER = "auth"
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
 HEALTH_CLUSTER = "event"
+
+RATE_LIMIT_FILTER = "envoy.filters.http.local_ratelimit"
+# Public RPCs that take a credential: each gets its own token bucket, so a flood of
+# one (say, logins) cannot starve the others.
+CREDENTIAL_RPCS = (
+    "/rewardmesh.auth.v1.AuthService/Register",
+    "/rewardmesh.auth.v1.AuthService/Login",
+    "/rewardmesh.auth.v1.AuthService/RefreshToken",
+    "/rewardmesh.auth.v1.AuthService/IssueServiceToken",
+)
 
 # Set by grpc_json_transcoder on every REST request it converts to gRPC.
 TRANSCODED_MARKER = "x-envoy-original-method"
@@ -163,13 +179,18 @@ def http_connection_manager(layout: GatewayLayout, services: Sequence[MeshServic
         # RBAC and JWT rules match exact paths; normalise so `//x/../y` cannot dodge them.
         "normalize_path": True,
         "merge_slashes": True,
-        "early_header_mutation_extensions": [strip_identity_headers()],
+        "early_header_mutation_extensions": [
+            strip_identity_headers(),
+            drop_headers_grpc_rejects(),
+        ],
         "access_log": [access_log()],
         "local_reply_config": local_reply_config(),
-        "route_config": route_config(services),
+        "route_config": route_config(layout, services),
         "http_filters": [
             _filter("envoy.filters.http.cors", {"@type": _type("filters.http.cors.v3.Cors")}),
             _filter("envoy.filters.http.grpc_json_transcoder", transcoder(layout, services)),
+            # Before jwt_authn: a rejected request should cost as little as possible.
+            _filter(RATE_LIMIT_FILTER, local_rate_limit_filter()),
             _filter(JWT_FILTER, jwt_authn(layout, services)),
             _filter("envoy.filters.http.rbac", rbac(services)),
             _filter("envoy.filters.http.router", {"@type": _type("filters.http.router.v3.Router")}),
@@ -184,6 +205,27 @@ def strip_identity_headers() -> Config:
         "typed_config": {
             "@type": _type("http.early_header_mutation.header_mutation.v3.HeaderMutation"),
             "mutations": [{"remove": header} for header in CLAIM_HEADERS.values()],
+        },
+    }
+
+
+def drop_headers_grpc_rejects() -> Config:
+    """Drops request headers the services' gRPC runtime would fail the whole call over.
+
+    Every header is forwarded upstream as gRPC metadata. gRPC allows only `[0-9a-z_.-]` in
+    metadata keys and base64 in `*-bin` values, and answers anything else with INTERNAL
+    before the service sees the call: a REST client sending `x*y: 1` got a 500. The
+    services read no binary metadata, so `*-bin` headers are dropped whatever their value.
+    """
+    illegal_key = r"[^:].*[^-0-9a-z_.].*|[^-0-9a-z_.:].*"  # pseudo-headers (":path") stay
+    return {
+        "name": "envoy.http.early_header_mutation.header_mutation",
+        "typed_config": {
+            "@type": _type("http.early_header_mutation.header_mutation.v3.HeaderMutation"),
+            "mutations": [
+                {"remove_on_match": {"key_matcher": {"safe_regex": {"regex": regex}}}}
+                for regex in (illegal_key, r".*-bin")
+            ],
         },
     }
 
@@ -291,8 +333,12 @@ def _rest_request_filter() -> Config:
 # --- routes ---------------------------------------------------------------------------------
 
 
-def route_config(services: Sequence[MeshService]) -> Config:
+def route_config(layout: GatewayLayout, services: Sequence[MeshService]) -> Config:
     """Routes match the gRPC path: the transcoder rewrites REST paths before routing."""
+    known = {rpc.grpc_path for rpc in _rpcs(services)}
+    missing = [path for path in CREDENTIAL_RPCS if path not in known]
+    if missing:
+        raise ValueError(f"rate-limited RPCs not in the descriptor set: {missing}")
     return {
         "name": "mesh",
         # The catch-all route names a cluster that deliberately does not exist.
@@ -304,6 +350,17 @@ def route_config(services: Sequence[MeshService]) -> Config:
                 "typed_per_filter_config": {"envoy.filters.http.cors": cors_policy()},
                 "routes": [
                     {"match": {"path": JWKS_PATH}, "route": {"cluster": JWKS_CLUSTER}},
+                    {"match": {"path": OPENAPI_PATH}, "route": {"cluster": JWKS_CLUSTER}},
+                    # /docs and /docs/..., not /docsx.
+                    {
+                        "match": {"path_separated_prefix": DOCS_PATH},
+                        "route": {"cluster": JWKS_CLUSTER},
+                    },
+                    # Before the service prefixes, which would otherwise match first.
+                    *(
+                        rate_limited_route(path, "auth", layout.credential_rate_limit)
+                        for path in CREDENTIAL_RPCS
+                    ),
                     *(_grpc_route(s.path_prefix, s.upstream) for s in services),
                     *(_grpc_route(prefix, REFLECTION_CLUSTER) for prefix in REFLECTION_PREFIXES),
                     _grpc_route(HEALTH_PREFIX, HEALTH_CLUSTER),
@@ -314,9 +371,17 @@ def route_config(services: Sequence[MeshService]) -> Config:
     }
 
 
-def _grpc_route(prefix: str, cluster: str) -> Config:
+def rate_limited_route(path: str, cluster: str, limit: RateLimit) -> Config:
+    """One RPC, routed like its service's prefix route but with a token bucket of its own."""
     return {
-        "match": {"prefix": prefix},
+        **_grpc_route(path, cluster, match="path"),
+        "typed_per_filter_config": {RATE_LIMIT_FILTER: local_rate_limit(path, limit)},
+    }
+
+
+def _grpc_route(prefix: str, cluster: str, *, match: str = "prefix") -> Config:
+    return {
+        "match": {match: prefix},
         "route": {
             "cluster": cluster,
             "timeout": ROUTE_TIMEOUT,
@@ -356,6 +421,39 @@ def cors_policy() -> Config:
 
 
 # --- HTTP filters ---------------------------------------------------------------------------
+
+
+def local_rate_limit_filter() -> Config:
+    """No bucket here: only routes carrying a per-route config (rate_limited_route) are limited."""
+    return {
+        "@type": _type("filters.http.local_ratelimit.v3.LocalRateLimit"),
+        "stat_prefix": "rate_limit",
+    }
+
+
+def local_rate_limit(path: str, limit: RateLimit) -> Config:
+    """A token bucket shared by Envoy's workers; an empty bucket answers 429 without calling
+    the service. REST clients get it as JSON (local_reply_config maps 429 -> code 8)."""
+
+    def always(key: str) -> Config:
+        percent = {"numerator": 100, "denominator": "HUNDRED"}
+        return {"runtime_key": f"gateway.rate_limit.{key}", "default_value": percent}
+
+    return {
+        "@type": _type("filters.http.local_ratelimit.v3.LocalRateLimit"),
+        "stat_prefix": "rate_limit_" + path.rsplit("/", 1)[-1].lower(),
+        "token_bucket": {
+            "max_tokens": limit.burst,
+            "tokens_per_fill": limit.per_second,
+            "fill_interval": "1s",
+        },
+        # Both default to 0 %, which would turn the limit off.
+        "filter_enabled": always("enabled"),
+        "filter_enforced": always("enforced"),
+        # Native gRPC callers get RESOURCE_EXHAUSTED rather than Envoy's default UNAVAILABLE,
+        # which clients would retry at once.
+        "rate_limited_as_resource_exhausted": True,
+    }
 
 
 def transcoder(layout: GatewayLayout, services: Sequence[MeshService]) -> Config:
@@ -421,6 +519,8 @@ def rbac(services: Sequence[MeshService]) -> Config:
     for prefix in (*REFLECTION_PREFIXES, HEALTH_PREFIX):
         policies[prefix.strip("/")] = _anyone({"prefix": prefix})
     policies["jwks"] = _anyone({"exact": JWKS_PATH})
+    policies["openapi"] = _anyone({"exact": OPENAPI_PATH})
+    policies["docs"] = _anyone({"exact": DOCS_PATH}, {"prefix": f"{DOCS_PATH}/"})
     return {
         "@type": _type("filters.http.rbac.v3.RBAC"),
         "rules": {"action": "ALLOW", "policies": policies},
@@ -436,8 +536,11 @@ def _rpc_policy(rpc: Rpc) -> Config:
     }
 
 
-def _anyone(path_match: Config) -> Config:
-    return {"permissions": [{"url_path": {"path": path_match}}], "principals": [{"any": True}]}
+def _anyone(*path_matches: Config) -> Config:
+    return {
+        "permissions": [{"url_path": {"path": match}} for match in path_matches],
+        "principals": [{"any": True}],
+    }
 
 
 def _role_principal(role: str) -> Config:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import secrets
 import signal
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 import httpx
@@ -83,6 +85,8 @@ class Mesh:
     nats_url: str | None = None
     # Extra environment for both services (e.g. short token lifetimes in tests).
     service_env: Mapping[str, str] = field(default_factory=dict)
+    # GatewayLayout fields to change (e.g. lower rate limits in tests).
+    gateway_overrides: Mapping[str, Any] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -164,7 +168,7 @@ class Mesh:
             event_port=self.ports.event_grpc,
             descriptor_path=str(DESCRIPTORS),
         )
-        config.write_text(render(layout))
+        config.write_text(render(dataclasses.replace(layout, **self.gateway_overrides)))
         self._spawn(
             "envoy",
             [

@@ -83,6 +83,11 @@ class ServiceAccount:
     disabled: bool = False
 
 
+def to_millis(value: datetime) -> datetime:
+    """MongoDB keeps milliseconds; truncating up front keeps responses equal to what is stored."""
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
 def normalize_email(raw: str) -> str:
     return raw.strip().lower()
 

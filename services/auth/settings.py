@@ -8,6 +8,9 @@ from pydantic import Field, SecretStr
 
 from services.common.settings import CommonSettings
 
+# Written by `make gen` (python -m gateway.openapi); served at /openapi.json when present.
+DEFAULT_OPENAPI_FILE = Path(__file__).resolve().parents[2] / "gen" / "openapi.json"
+
 
 class AuthSettings(CommonSettings):
     auth_grpc_port: int = Field(default=50051, ge=0, le=65535)
@@ -24,6 +27,7 @@ class AuthSettings(CommonSettings):
     service_token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: int = Field(default=900, ge=1)
+    auth_openapi_file: Path = DEFAULT_OPENAPI_FILE
 
     @property
     def signing_key_path(self) -> Path:

@@ -19,6 +19,7 @@ from services.auth.domain import (
     new_id,
     new_opaque_secret,
     normalize_email,
+    to_millis,
     validate_registration,
     validate_service_account_name,
 )
@@ -40,7 +41,11 @@ from services.common.errors import (
 )
 from services.common.identity import Principal
 from services.common.paging import PageRequest, page_token
-from services.common.subjects import SUBJECT_AUDIT_AUTH, SUBJECT_LOGGED_IN
+from services.common.subjects import (
+    SUBJECT_AUDIT_AUTH,
+    SUBJECT_LOGGED_IN,
+    SUBJECT_SERVICE_ACCOUNT_DISABLED,
+)
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +125,7 @@ class AuthUseCases:
             email=email,
             role=role,
             password_hash=await self._hasher.hash(password),
-            created_at=self._clock.now(),
+            created_at=to_millis(self._clock.now()),
         )
         await self._users.add(user)
         return user
@@ -200,7 +205,7 @@ class AuthUseCases:
             id=new_id("sa"),
             name=name,
             secret_hash=await self._hasher.hash(secret),
-            created_at=self._clock.now(),
+            created_at=to_millis(self._clock.now()),
             created_by=caller.subject,
         )
         await self._service_accounts.add(account)
@@ -231,6 +236,12 @@ class AuthUseCases:
         account = await self._service_accounts.disable(account_id)
         if account is None:
             raise _no_service_account(account_id)
+        # Sent on every call, not only the first: an admin retrying after an error re-sends
+        # it. The event service then refuses the account's unexpired tokens.
+        await self._outbox.add(
+            SUBJECT_SERVICE_ACCOUNT_DISABLED,
+            {"service_account_id": account_id, "disabled_at": self._clock.now().isoformat()},
+        )
         await self._audit(
             caller,
             "service_account.disable",
@@ -238,6 +249,17 @@ class AuthUseCases:
             {"disabled": [False, True]},
         )
         return account
+
+    async def is_revoked(self, principal: Principal) -> bool:
+        """A GAME_SERVER token stops working when its service account is disabled or gone.
+
+        Read from the store on every call: game servers call no protected auth RPC in
+        normal operation, and every auth instance sees a disable at once.
+        """
+        if principal.role != Role.GAME_SERVER.value:
+            return False
+        account = await self._service_accounts.get(principal.subject)
+        return account is None or account.disabled
 
     async def issue_service_token(self, client_id: str, client_secret: str) -> tuple[str, int]:
         account = await self._service_accounts.get(client_id) if client_id else None

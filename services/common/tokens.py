@@ -68,20 +68,61 @@ class RemoteKeySet:
         return self._keys.get(kid)
 
 
-class TokenVerifier:
-    """Verifies bearer tokens; remembers tokens already verified until they expire."""
+class RevocationCheck(Protocol):
+    async def is_revoked(self, principal: Principal) -> bool:
+        """True if this caller's still-unexpired tokens must be refused (e.g. disabled)."""
 
-    def __init__(self, keys: KeySet, *, issuer: str, audience: str, cache_size: int = 50_000):
+
+class Revocations:
+    """Subjects whose tokens are refused before they expire, as announced by the auth
+    service (`auth.service_account.disabled`). Kept in memory and rebuilt from the stream
+    at startup; the stream keeps messages longer than any token lives."""
+
+    def __init__(self) -> None:
+        self._subjects: set[str] = set()
+
+    def revoke(self, subject: str) -> None:
+        self._subjects.add(subject)
+
+    async def is_revoked(self, principal: Principal) -> bool:
+        return principal.subject in self._subjects
+
+
+class TokenVerifier:
+    """Verifies bearer tokens; remembers tokens already verified until they expire.
+
+    A valid signature is not enough once the caller is revoked: `revocations` is asked on
+    every call, cached tokens included. Envoy cannot know about revocations, so a revoked
+    token passes the gateway and is refused here, by the service.
+    """
+
+    def __init__(
+        self,
+        keys: KeySet,
+        *,
+        issuer: str,
+        audience: str,
+        revocations: RevocationCheck | None = None,
+        cache_size: int = 50_000,
+    ):
         self._keys = keys
         self._issuer = issuer
         self._audience = audience
+        self._revocations = revocations
         self._cache: dict[str, tuple[Principal, float]] = {}
         self._cache_size = cache_size
 
     async def verify(self, token: str) -> Principal:
         cached = self._cache.get(token)
         if cached is not None and cached[1] > time.time():
-            return cached[0]
+            principal = cached[0]
+        else:
+            principal = await self._verify_signed(token)
+        if self._revocations is not None and await self._revocations.is_revoked(principal):
+            raise Unauthenticated("access token revoked", reason="TOKEN_REVOKED")
+        return principal
+
+    async def _verify_signed(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:

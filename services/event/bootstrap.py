@@ -14,7 +14,7 @@ from services.common.access import policies
 from services.common.interceptors import AuthInterceptor, ErrorInterceptor
 from services.common.server import GrpcHost, retry_until_ready, start_grpc
 from services.common.store import Store, connect
-from services.common.tokens import RemoteKeySet, TokenVerifier
+from services.common.tokens import RemoteKeySet, Revocations, TokenVerifier
 from services.event.mongo import (
     DOCUMENTS,
     MongoAuditLog,
@@ -75,7 +75,14 @@ async def start(settings: EventSettings) -> EventApp:
         clock=UtcClock(),
     )
     keys = RemoteKeySet(settings.auth_jwks_url)
-    verifier = TokenVerifier(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+    # Disabled service accounts, learned from the auth service's messages.
+    revocations = Revocations()
+    verifier = TokenVerifier(
+        keys,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        revocations=revocations,
+    )
     grpc_host = await start_grpc(
         f"{settings.bind_host}:{settings.event_grpc_port}",
         [(event_pb2_grpc.add_EventServiceServicer_to_server, EventServicer(use_cases))],
@@ -92,8 +99,16 @@ async def start(settings: EventSettings) -> EventApp:
             backoff=tuple(settings.consumer_backoff_seconds),
             ack_wait=settings.consumer_ack_wait_seconds,
         ),
+        revocations,
     )
     consuming = asyncio.create_task(consumers.run(), name="consumers")
+    try:
+        await asyncio.wait_for(
+            consumers.revocations_loaded.wait(), settings.revocations_wait_seconds
+        )
+    except TimeoutError:
+        # Staying down while NATS is would be worse; revocations apply once it is back.
+        log.warning("serving before the revoked service accounts are known")
     await grpc_host.set_serving(True)
     log.info("event service ready", extra={"grpc_port": grpc_host.port})
     return EventApp(settings, grpc_host, store, use_cases, consumers, consuming)

@@ -52,7 +52,15 @@ def _enum_out(value: enum.Enum | None, proto_enum: Any) -> Any:
 
 
 def _time(message: Message, field: str) -> datetime | None:
-    return from_timestamp(getattr(message, field)) if message.HasField(field) else None
+    if not message.HasField(field):
+        return None
+    try:
+        return from_timestamp(getattr(message, field))
+    except ValueError:
+        # Native gRPC callers can send any seconds/nanos; the transcoder never would.
+        raise InvalidArgument.field(
+            field, "must be a valid timestamp (years 1-9999, nanos 0-999999999)"
+        ) from None
 
 
 def status_in(value: int, field: str = "status") -> EventStatus | None:

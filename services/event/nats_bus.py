@@ -1,9 +1,14 @@
-"""JetStream consumers of the event service: logins, audit records, dead-letter advisories.
+"""JetStream consumers of the event service: logins, audit records, dead-letter advisories,
+and revoked service accounts.
 
 Delivery is at least once: a message is acked only after its effect is stored, and every
 handler is idempotent. A message that keeps failing is redelivered with backoff until
 max_deliver; the server then publishes a max-deliveries advisory, which the third
 consumer turns into a dead letter holding the original message.
+
+Revocations are different: every instance needs all of them in memory, so each one
+replays the subject from the start of the stream (an ephemeral ordered consumer) and
+then follows it, instead of sharing a durable consumer.
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 
 from services.common.messaging import backoff_sleep, connect, ensure_streams
-from services.common.subjects import SUBJECT_LOGGED_IN
+from services.common.subjects import SUBJECT_LOGGED_IN, SUBJECT_SERVICE_ACCOUNT_DISABLED
+from services.common.tokens import Revocations
 from services.event.domain import DeadLetter
 from services.event.use_cases import EventUseCases
 
@@ -42,12 +49,21 @@ class ConsumerSettings:
 
 
 class EventConsumers:
-    def __init__(self, url: str, use_cases: EventUseCases, settings: ConsumerSettings) -> None:
+    def __init__(
+        self,
+        url: str,
+        use_cases: EventUseCases,
+        settings: ConsumerSettings,
+        revocations: Revocations,
+    ) -> None:
         self._url = url
         self._uc = use_cases
         self._settings = settings
+        self._revocations = revocations
         self._errors: dict[tuple[str, int], str] = {}
         self.connected = asyncio.Event()
+        # Set once the revocations already in the stream at startup are all applied.
+        self.revocations_loaded = asyncio.Event()
 
     async def run(self) -> None:
         """Consumes until cancelled; reconnects and recreates subscriptions on failure."""
@@ -59,9 +75,10 @@ class EventConsumers:
                 js = client.jetstream()
                 await ensure_streams(js)
                 subscriptions = await self._subscribe(js)
+                await self._follow_revocations(js)
                 self.connected.set()
                 attempt = 0
-                log.info("consuming logins, audit records and dead-letter advisories")
+                log.info("consuming logins, audit records, dead-letter advisories, revocations")
                 async with asyncio.TaskGroup() as group:
                     for subscription, handler in subscriptions:
                         group.create_task(self._consume(subscription, handler))
@@ -116,6 +133,35 @@ class EventConsumers:
             )
             result.append((subscription, handler))
         return result
+
+    async def _follow_revocations(self, js: JetStreamContext) -> None:
+        """Replays every `auth.service_account.disabled` the stream holds, then follows it.
+
+        The AUTH stream keeps messages for days, longer than any token lives, so an
+        instance that starts later still learns of every revocation that matters.
+        """
+        try:
+            await js.get_last_msg("AUTH", SUBJECT_SERVICE_ACCOUNT_DISABLED)
+        except NotFoundError:
+            self.revocations_loaded.set()
+
+        async def revoke(msg: Msg) -> None:
+            try:
+                account_id = json.loads(msg.data)["service_account_id"]
+            except (ValueError, KeyError, TypeError):
+                log.warning("ignoring a malformed revocation", extra={"subject": msg.subject})
+            else:
+                self._revocations.revoke(str(account_id))
+            if not msg.metadata.num_pending:
+                self.revocations_loaded.set()
+
+        await js.subscribe(
+            SUBJECT_SERVICE_ACCOUNT_DISABLED,
+            stream="AUTH",
+            cb=revoke,
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.ALL,
+        )
 
     async def _consume(
         self, subscription: JetStreamContext.PullSubscription, handler: Handler

@@ -17,3 +17,6 @@ class EventSettings(CommonSettings):
     # Wait before each redelivery of a failed message (JSON list of seconds).
     consumer_backoff_seconds: list[float] = [1.0, 2.0, 5.0, 10.0]
     consumer_ack_wait_seconds: float = Field(default=30.0, gt=0)
+    # How long startup waits to learn the revoked service accounts before serving anyway
+    # (only matters when NATS is unreachable; replaying them takes milliseconds).
+    revocations_wait_seconds: float = Field(default=3.0, ge=0)

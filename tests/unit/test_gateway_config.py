@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,12 +18,18 @@ from rewardmesh.authz.v1 import authz_pb2
 from rewardmesh.event.v1 import event_pb2
 
 from gateway.catalog import DEFAULT_DESCRIPTOR_SET, load_services
+from gateway.layout import RateLimit
 from gateway.render import compose_layout, local_layout, main, render
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "deploy" / "envoy.yaml"
 ENVOY = Path(sys.executable).parent / "envoy"
 JWT_FILTER = "envoy.filters.http.jwt_authn"
+RATE_LIMIT_FILTER = "envoy.filters.http.local_ratelimit"
+CREDENTIAL_RPCS = {
+    f"/rewardmesh.auth.v1.AuthService/{method}"
+    for method in ("Login", "Register", "RefreshToken", "IssueServiceToken")
+}
 
 # Read straight from the generated modules, independently of gateway.catalog.
 MESH_SERVICES: tuple[ServiceDescriptor, ...] = (
@@ -97,11 +104,14 @@ def test_catalog_lists_every_rpc_of_both_mesh_services() -> None:
     assert catalog == set(expected_access())
 
 
-def test_filters_run_cors_transcoder_jwt_rbac_router_in_that_order(config: dict[str, Any]) -> None:
+def test_filters_run_cors_transcoder_rate_limit_jwt_rbac_router_in_that_order(
+    config: dict[str, Any],
+) -> None:
     names = [f["name"] for f in connection_manager(config)["http_filters"]]
     assert names == [
         "envoy.filters.http.cors",
         "envoy.filters.http.grpc_json_transcoder",
+        RATE_LIMIT_FILTER,
         JWT_FILTER,
         "envoy.filters.http.rbac",
         "envoy.filters.http.router",
@@ -155,6 +165,9 @@ def test_rbac_admits_anyone_only_to_public_rpcs_and_infrastructure(
     assert open_to_anyone == {
         *(("exact", path) for path in public_paths),
         ("exact", "/.well-known/jwks.json"),
+        ("exact", "/openapi.json"),
+        ("exact", "/docs"),
+        ("prefix", "/docs/"),
         ("prefix", "/grpc.reflection.v1.ServerReflection/"),
         ("prefix", "/grpc.reflection.v1alpha.ServerReflection/"),
         ("prefix", "/grpc.health.v1.Health/"),
@@ -196,9 +209,39 @@ def test_jwt_provider_trusts_the_auth_service_keys_and_exposes_claims(
 def test_client_sent_identity_headers_are_removed_before_any_filter(
     config: dict[str, Any],
 ) -> None:
-    (mutation,) = connection_manager(config)["early_header_mutation_extensions"]
-    removed = {m["remove"] for m in mutation["typed_config"]["mutations"]}
+    extensions = connection_manager(config)["early_header_mutation_extensions"]
+    mutations = [m for e in extensions for m in e["typed_config"]["mutations"]]
+    removed = {m["remove"] for m in mutations if "remove" in m}
     assert removed == {"x-user-id", "x-user-role"}
+
+
+@pytest.mark.parametrize(
+    ("header", "dropped"),
+    [
+        ("x-request-id", False),
+        ("authorization", False),
+        ("grpc-timeout", False),
+        ("x.trace_id-2", False),
+        (":path", False),
+        ("x*y", True),
+        ("bp'gw%~u-p", True),
+        ("-*un", True),
+        ("*", True),
+        ("x-trace-bin", True),
+    ],
+)
+def test_headers_grpc_would_fail_the_call_over_are_dropped_before_any_filter(
+    config: dict[str, Any], header: str, dropped: bool
+) -> None:
+    extensions = connection_manager(config)["early_header_mutation_extensions"]
+    patterns = [
+        m["remove_on_match"]["key_matcher"]["safe_regex"]["regex"]
+        for e in extensions
+        for m in e["typed_config"]["mutations"]
+        if "remove_on_match" in m
+    ]
+    # Envoy's safe_regex matches the whole key (RE2 full match).
+    assert any(re.fullmatch(p, header) for p in patterns) == dropped
 
 
 def test_each_service_is_routed_by_grpc_path_to_its_own_cluster(config: dict[str, Any]) -> None:
@@ -208,6 +251,82 @@ def test_each_service_is_routed_by_grpc_path_to_its_own_cluster(config: dict[str
     assert by_prefix["/grpc.reflection.v1.ServerReflection/"] == "auth"
     assert by_prefix["/grpc.reflection.v1alpha.ServerReflection/"] == "auth"
     assert by_prefix["/grpc.health.v1.Health/"] == "event"
+
+
+def rate_limited_routes(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """gRPC path -> the route's local_ratelimit config, for routes that carry one."""
+    return {
+        r["match"]["path"]: r["typed_per_filter_config"][RATE_LIMIT_FILTER]
+        for r in routes(config)
+        if RATE_LIMIT_FILTER in r.get("typed_per_filter_config", {})
+    }
+
+
+def test_the_rate_limit_filter_limits_nothing_without_a_route_config(
+    config: dict[str, Any],
+) -> None:
+    assert "token_bucket" not in http_filter(config, RATE_LIMIT_FILTER)
+
+
+def test_each_credential_rpc_has_its_own_enforced_token_bucket_to_the_auth_service(
+    config: dict[str, Any],
+) -> None:
+    limited = rate_limited_routes(config)
+    assert set(limited) == CREDENTIAL_RPCS
+    by_path = {r["match"].get("path"): r for r in routes(config)}
+    default = compose_layout().credential_rate_limit
+    for path, limit in limited.items():
+        assert by_path[path]["route"]["cluster"] == "auth", path
+        assert limit["token_bucket"] == {
+            "max_tokens": default.burst,
+            "tokens_per_fill": default.per_second,
+            "fill_interval": "1s",
+        }, path
+        for switch in ("filter_enabled", "filter_enforced"):
+            assert limit[switch]["default_value"] == {"numerator": 100, "denominator": "HUNDRED"}
+        assert limit["rate_limited_as_resource_exhausted"] is True, path
+    assert len({limit["stat_prefix"] for limit in limited.values()}) == len(limited)
+
+
+def test_credential_routes_come_before_the_auth_prefix_route(config: dict[str, Any]) -> None:
+    order = [r["match"].get("path") or r["match"].get("prefix") for r in routes(config)]
+    auth_prefix = order.index("/rewardmesh.auth.v1.AuthService/")
+    assert all(order.index(path) < auth_prefix for path in CREDENTIAL_RPCS)
+
+
+def test_production_rate_limits_allow_bursts_above_the_steady_rate() -> None:
+    limit = compose_layout().credential_rate_limit
+    assert limit.per_second >= 50
+    assert limit.burst >= limit.per_second
+
+
+def test_a_layout_may_lower_the_credential_rate_limits() -> None:
+    layout = dataclasses.replace(compose_layout(), credential_rate_limit=RateLimit(5, 7))
+    limited = rate_limited_routes(yaml.safe_load(render(layout)))
+    assert {
+        (lim["token_bucket"]["tokens_per_fill"], lim["token_bucket"]["max_tokens"])
+        for lim in limited.values()
+    } == {(5, 7)}
+
+
+def test_jwks_openapi_and_docs_go_to_the_auth_http_server_without_a_token(
+    config: dict[str, Any],
+) -> None:
+    by_match = {
+        (kind, value): r["route"]["cluster"]
+        for r in routes(config)
+        for kind, value in r["match"].items()
+        if kind in ("path", "path_separated_prefix")
+    }
+    public = {
+        ("path", "/.well-known/jwks.json"),
+        ("path", "/openapi.json"),
+        ("path_separated_prefix", "/docs"),
+    }
+    assert {match: by_match.get(match) for match in public} == dict.fromkeys(public, "auth_jwks")
+    jwt_paths = {rule["match"].get("path") for rule in http_filter(config, JWT_FILTER)["rules"]}
+    assert jwt_paths.isdisjoint({"/.well-known/jwks.json", "/openapi.json", "/docs"})
+    assert all("prefix" not in rule["match"] for rule in http_filter(config, JWT_FILTER)["rules"])
 
 
 def test_every_route_but_the_catch_all_targets_a_defined_cluster(config: dict[str, Any]) -> None:
