@@ -50,7 +50,9 @@ class User:
 
 @dataclass(frozen=True)
 class LockoutPolicy:
-    """After `max_failures` wrong passwords in a row the account is locked for `duration`."""
+    """After `max_failures` wrong passwords in a row, each within `duration` of the one
+    before, the account is locked for `duration`. Older failures are forgotten, so stray
+    typos spread over months never lock anyone out."""
 
     max_failures: int = 5
     duration: timedelta = timedelta(minutes=15)

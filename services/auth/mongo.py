@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from beanie import Document
@@ -148,14 +148,19 @@ class MongoUsers:
         )
         return _user(doc) if doc else None
 
-    async def add_failed_login(self, user_id: str) -> int:
-        doc = await self._c.find_one_and_update(
-            {"_id": user_id},
-            {"$inc": {"failed_logins": 1}},
+    async def add_failed_login(self, user_id: str, now: datetime, window: timedelta) -> int:
+        recent = await self._c.find_one_and_update(
+            {"_id": user_id, "last_failed_at": {"$gte": now - window}},
+            {"$inc": {"failed_logins": 1}, "$set": {"last_failed_at": now}},
             projection={"failed_logins": 1},
             return_document=ReturnDocument.AFTER,
         )
-        return int(doc["failed_logins"]) if doc else 0
+        if recent is not None:
+            return int(recent["failed_logins"])
+        await self._c.update_one(
+            {"_id": user_id}, {"$set": {"failed_logins": 1, "last_failed_at": now}}
+        )
+        return 1
 
     async def lock(self, user_id: str, until: datetime) -> None:
         await self._c.update_one(

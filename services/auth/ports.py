@@ -23,8 +23,9 @@ class Users(Protocol):
 
     async def set_role(self, user_id: str, role: Role) -> User | None: ...
 
-    async def add_failed_login(self, user_id: str) -> int:
-        """Atomically counts one more failed login; returns the new count."""
+    async def add_failed_login(self, user_id: str, now: datetime, window: timedelta) -> int:
+        """Atomically counts one more failed login, starting afresh if the previous one is
+        older than `window`; returns the new count."""
 
     async def lock(self, user_id: str, until: datetime) -> None:
         """Locks the account and starts counting failures afresh."""

@@ -140,7 +140,7 @@ class AuthUseCases:
             assert user.locked_until is not None
             raise _locked((user.locked_until - now).total_seconds())
         if not await self._hasher.verify(user.password_hash, password):
-            failures = await self._users.add_failed_login(user.id)
+            failures = await self._users.add_failed_login(user.id, now, self._lockout.duration)
             if self._lockout.should_lock(failures):
                 await self._users.lock(user.id, now + self._lockout.duration)
                 log.warning("account locked", extra={"user_id": user.id, "failures": failures})

@@ -32,6 +32,7 @@ def _oldest_first_after(
 class FakeUsers:
     def __init__(self) -> None:
         self.by_key: dict[str, User] = {}
+        self.last_failed_at: dict[str, datetime] = {}
 
     async def add(self, user: User) -> None:
         if any(u.email == user.email for u in self.by_key.values()):
@@ -50,12 +51,15 @@ class FakeUsers:
     async def set_role(self, user_id: str, role: Role) -> User | None:
         return self._update(user_id, role=role)
 
-    async def add_failed_login(self, user_id: str) -> int:
+    async def add_failed_login(self, user_id: str, now: datetime, window: timedelta) -> int:
         user = self.by_key.get(user_id)
         if user is None:
             return 0
-        self.by_key[user_id] = replace(user, failed_logins=user.failed_logins + 1)
-        return self.by_key[user_id].failed_logins
+        last = self.last_failed_at.get(user_id)
+        count = user.failed_logins + 1 if last is not None and last >= now - window else 1
+        self.last_failed_at[user_id] = now
+        self.by_key[user_id] = replace(user, failed_logins=count)
+        return count
 
     async def lock(self, user_id: str, until: datetime) -> None:
         self._update(user_id, locked_until=until, failed_logins=0)

@@ -178,6 +178,15 @@ async def test_account_locks_after_the_maximum_number_of_wrong_passwords(auth: A
     assert locked.retry_after_seconds == LOCKOUT.duration.total_seconds()
 
 
+async def test_failures_spread_wider_than_the_lockout_window_never_lock(auth: Auth) -> None:
+    await auth.player()
+    for _ in range(LOCKOUT.max_failures * 2):
+        await fails(
+            Unauthenticated, "INVALID_CREDENTIALS", auth.uc.login("player@example.com", WRONG)
+        )
+        auth.clock.advance(LOCKOUT.duration + timedelta(seconds=1))
+
+
 async def test_locked_account_refuses_even_the_right_password_until_the_lock_expires(
     auth: Auth,
 ) -> None:
