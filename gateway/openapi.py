@@ -234,7 +234,8 @@ def _clean(comment: str) -> str:
 def _summary(comment: str, rpc_name: str) -> str:
     """The comment's first sentence, else the RPC name in words ("GetEvent" -> "Get event")."""
     if comment:
-        first = re.split(r"(?<=\.)\s", comment.split("\n\n", 1)[0], maxsplit=1)[0]
+        # A sentence ends at a full stop before a capital letter, so "e.g. x" does not.
+        first = re.split(r"(?<=\.)\s+(?=[A-Z])", comment.split("\n\n", 1)[0], maxsplit=1)[0]
         return first.removesuffix(".")
     words = re.findall(r"[A-Z][a-z0-9]*", rpc_name)
     return " ".join([words[0], *(w.lower() for w in words[1:])]) if words else rpc_name

@@ -322,6 +322,7 @@ Reward Mesh is up.
   REST     {mesh.gateway_url}   (e.g. curl {mesh.gateway_url}/v1/events)
   gRPC     {mesh.gateway_target}   (grpcurl -plaintext {mesh.gateway_target} list)
   JWKS     {mesh.gateway_url}/.well-known/jwks.json
+  API docs {mesh.gateway_url}/docs   (OpenAPI: {mesh.gateway_url}/openapi.json)
   admin    {mesh.admin_email} / {mesh.admin_password}
   store    {store}
   logs     {mesh.log_dir}/

@@ -251,9 +251,20 @@ def _unique_names(problems: Violations, names: Iterable[str]) -> None:
         seen.add(key)
 
 
+def _later(at: datetime, delta: timedelta) -> datetime:
+    """`at + delta`, capped at the last representable moment: an end in year 9999 would
+    otherwise overflow (OverflowError, an INTERNAL error) instead of meaning "never"."""
+    try:
+        return at + delta
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
+
+
 def create_event(draft: EventDraft, *, created_by: str, now: datetime) -> Event:
     ends_at = to_millis(draft.ends_at) if draft.ends_at else None
-    claim_deadline = draft.claim_deadline or (ends_at + DEFAULT_CLAIM_WINDOW if ends_at else None)
+    claim_deadline = draft.claim_deadline or (
+        _later(ends_at, DEFAULT_CLAIM_WINDOW) if ends_at else None
+    )
     condition = (
         Condition(draft.condition_type, draft.target, draft.activity.strip())
         if draft.condition_type
@@ -305,7 +316,7 @@ def update_event(event: Event, changes: EventChanges) -> Event:
         claim_deadline = to_millis(changes.claim_deadline)
     elif changes.ends_at:
         # Keep the claim window as long as it was when only the end moves.
-        claim_deadline = ends_at + (event.claim_deadline - event.ends_at)
+        claim_deadline = _later(ends_at, event.claim_deadline - event.ends_at)
     condition = event.condition
     updated = replace(
         event,
