@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any
 
 import grpc
 import httpx
@@ -26,22 +27,33 @@ def database_prefix() -> str:
     return f"test_{secrets.token_hex(4)}_"
 
 
-@pytest.fixture(scope="session")
-def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
-    data_dir: Path = tmp_path_factory.mktemp("mesh")
+@contextlib.contextmanager
+def running_mesh(
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    service_env: Mapping[str, str] | None = None,
+    **options: Any,
+) -> Iterator[Mesh]:
+    """A whole mesh of its own (fresh data directory and databases), stopped afterwards."""
     mesh = Mesh(
-        data_dir=data_dir,
+        data_dir=tmp_path_factory.mktemp(name),
         mongodb_url=MONGODB_URL,
-        service_env={
-            "MONGODB_DATABASE_PREFIX": database_prefix(),
-            # Fast lockout so the lockout test does not wait for minutes.
-            "LOGIN_LOCKOUT_SECONDS": "2",
-            "LOGIN_MAX_FAILURES": "3",
-        },
+        service_env={"MONGODB_DATABASE_PREFIX": database_prefix(), **(service_env or {})},
+        **options,
     )
     mesh.start(timeout=90)
-    yield mesh
-    mesh.stop()
+    try:
+        yield mesh
+    finally:
+        mesh.stop()
+
+
+@pytest.fixture(scope="session")
+def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+    # Fast lockout so the lockout test does not wait for minutes.
+    lockout = {"LOGIN_LOCKOUT_SECONDS": "2", "LOGIN_MAX_FAILURES": "3"}
+    with running_mesh(tmp_path_factory, "mesh", lockout) as mesh:
+        yield mesh
 
 
 @pytest.fixture(scope="session")

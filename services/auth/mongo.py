@@ -14,6 +14,7 @@ from pymongo.errors import DuplicateKeyError
 from services.auth.domain import RefreshSession, Role, ServiceAccount, User
 from services.auth.ports import OutboxMessage
 from services.common.errors import AlreadyExists
+from services.common.store import after_cursor
 
 
 class UserDoc(Document):
@@ -216,16 +217,7 @@ def _service_account(doc: Mapping[str, Any]) -> ServiceAccount:
 
 
 def _after_filter(after: Sequence[Any] | None) -> dict[str, Any]:
-    """Oldest-first cursor [created_at iso, id] → the filter for what follows it."""
-    if not after:
-        return {}
-    created_at, last_id = datetime.fromisoformat(after[0]), after[1]
-    return {
-        "$or": [
-            {"created_at": {"$gt": created_at}},
-            {"created_at": created_at, "_id": {"$gt": last_id}},
-        ]
-    }
+    return after_cursor(after, "created_at", newest_first=False)
 
 
 OLDEST_FIRST = [("created_at", ASCENDING), ("_id", ASCENDING)]

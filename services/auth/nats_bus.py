@@ -8,11 +8,10 @@ import contextlib
 import json
 import logging
 
-from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from services.auth.ports import PendingMessages
-from services.common.messaging import backoff_sleep, connect, ensure_streams
+from services.common.messaging import run_with_jetstream
 
 log = logging.getLogger(__name__)
 
@@ -29,25 +28,7 @@ class OutboxRelay:
         outbox.on_added = self._wake.set
 
     async def run(self) -> None:
-        attempt = 0
-        while True:
-            client: Client | None = None
-            try:
-                client = await connect(self._url)
-                js = client.jetstream()
-                await ensure_streams(js)
-                attempt = 0
-                await self._relay(js)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("outbox relay interrupted (%s); retrying", exc)
-                await backoff_sleep(attempt)
-                attempt += 1
-            finally:
-                if client is not None:
-                    with contextlib.suppress(Exception):
-                        await client.close()
+        await run_with_jetstream(self._url, "outbox relay", self._relay)
 
     async def _relay(self, js: JetStreamContext) -> None:
         while True:

@@ -4,6 +4,7 @@ by whoever starts first)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -87,3 +88,33 @@ async def connect(url: str, on_state: Callable[[bool], Awaitable[None]] | None =
 
 async def backoff_sleep(attempt: int, *, base: float = 0.2, cap: float = 5.0) -> None:
     await asyncio.sleep(min(cap, base * 2**attempt))
+
+
+async def run_with_jetstream(
+    url: str,
+    name: str,
+    session: Callable[[JetStreamContext], Awaitable[None]],
+    on_lost: Callable[[], None] = lambda: None,
+) -> None:
+    """Runs `session` with a fresh connection (streams ensured) until cancelled; when the
+    connection or the session fails, backs off and starts over."""
+    attempt = 0
+    while True:
+        client: Client | None = None
+        try:
+            client = await connect(url)
+            js = client.jetstream()
+            await ensure_streams(js)
+            attempt = 0
+            await session(js)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("%s interrupted (%s); retrying", name, exc)
+            on_lost()
+            await backoff_sleep(attempt)
+            attempt += 1
+        finally:
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await client.close()

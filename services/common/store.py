@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import mongomock.collection
@@ -20,6 +21,7 @@ from bson import ObjectId
 from mongomock.filtering import filter_applies
 from mongomock_motor import AsyncMongoMockClient, AsyncMongoMockCollection, AsyncMongoMockDatabase
 from pymongo import AsyncMongoClient
+from pymongo.errors import DuplicateKeyError
 
 # The emulator scans every document for every query. Two shims keep it usable for a
 # local mesh without changing any result: look documents up by `_id` directly when the
@@ -100,3 +102,22 @@ async def connect(url: str | None, database: str, documents: Sequence[type[Docum
         embedded = True
     await init_beanie(database=db, document_models=list(documents))
     return Store(database=db, client=client, embedded=embedded)
+
+
+async def insert_new(collection: Any, document: dict[str, Any]) -> bool:
+    """Inserts the document; False if its _id (or another unique key) is already taken."""
+    try:
+        await collection.insert_one(document)
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+def after_cursor(after: Sequence[Any] | None, field: str, *, newest_first: bool) -> dict[str, Any]:
+    """The filter for what follows a page-token cursor [timestamp iso, id] in a list
+    sorted on (field, _id), ascending or descending."""
+    if not after:
+        return {}
+    at, last_id = datetime.fromisoformat(after[0]), after[1]
+    op = "$lt" if newest_first else "$gt"
+    return {"$or": [{field: {op: at}}, {field: at, "_id": {op: last_id}}]}

@@ -12,6 +12,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from services.common.errors import DomainError, FieldViolation, rebuild_error
+from services.common.store import after_cursor, insert_new
 from services.event.domain import (
     Attempt,
     AuditEntry,
@@ -93,11 +94,7 @@ class AuditDoc(Document):
 
 
 def _newer_than(after: Sequence[Any] | None, field: str) -> dict[str, Any]:
-    """Filter for the items after a newest-first cursor [timestamp iso, id]."""
-    if not after:
-        return {}
-    at, last_id = datetime.fromisoformat(after[0]), after[1]
-    return {"$or": [{field: {"$lt": at}}, {field: at, "_id": {"$lt": last_id}}]}
+    return after_cursor(after, field, newest_first=True)
 
 
 def _and(*filters: Mapping[str, Any]) -> dict[str, Any]:
@@ -426,11 +423,9 @@ class MongoClaimLog:
         self._c = ClaimDoc.get_pymongo_collection()
 
     async def reserve(self, claim: Claim) -> Claim | None:
-        try:
-            await self._c.insert_one(_claim_doc(claim))
-        except DuplicateKeyError:
-            return await self.get(claim.request_id)
-        return None
+        if await insert_new(self._c, _claim_doc(claim)):
+            return None
+        return await self.get(claim.request_id)
 
     async def finish(self, claim: Claim) -> Claim:
         fields = _claim_doc(claim)
@@ -495,21 +490,20 @@ class MongoAuditLog:
         self._c = AuditDoc.get_pymongo_collection()
 
     async def add(self, entry: AuditEntry) -> None:
-        try:
-            await self._c.insert_one(
-                {
-                    "_id": entry.id,
-                    "actor_id": entry.actor_id,
-                    "actor_role": entry.actor_role,
-                    "action": entry.action,
-                    "target": entry.target,
-                    "changes": dict(entry.changes),
-                    "service": entry.service,
-                    "created_at": entry.created_at,
-                }
-            )
-        except DuplicateKeyError:
-            return  # redelivered: already stored
+        # A redelivered entry is already stored: nothing to do.
+        await insert_new(
+            self._c,
+            {
+                "_id": entry.id,
+                "actor_id": entry.actor_id,
+                "actor_role": entry.actor_role,
+                "action": entry.action,
+                "target": entry.target,
+                "changes": dict(entry.changes),
+                "service": entry.service,
+                "created_at": entry.created_at,
+            },
+        )
 
     async def page(
         self, actor_id: str | None, action: str | None, after: Sequence[Any] | None, size: int
@@ -567,24 +561,21 @@ class MongoDeadLetters:
         self._c = DeadLetterDoc.get_pymongo_collection()
 
     async def add(self, letter: DeadLetter) -> bool:
-        try:
-            await self._c.insert_one(
-                {
-                    "_id": letter.id,
-                    "stream": letter.stream,
-                    "consumer": letter.consumer,
-                    "subject": letter.subject,
-                    "stream_sequence": letter.stream_sequence,
-                    "data": letter.data,
-                    "error": letter.error,
-                    "deliveries": letter.deliveries,
-                    "created_at": letter.created_at,
-                    "replayed_at": None,
-                }
-            )
-        except DuplicateKeyError:
-            return False
-        return True
+        return await insert_new(
+            self._c,
+            {
+                "_id": letter.id,
+                "stream": letter.stream,
+                "consumer": letter.consumer,
+                "subject": letter.subject,
+                "stream_sequence": letter.stream_sequence,
+                "data": letter.data,
+                "error": letter.error,
+                "deliveries": letter.deliveries,
+                "created_at": letter.created_at,
+                "replayed_at": None,
+            },
+        )
 
     async def get(self, letter_id: str) -> DeadLetter | None:
         doc = await self._c.find_one({"_id": letter_id})

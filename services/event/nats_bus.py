@@ -14,21 +14,19 @@ then follows it, instead of sharing a durable consumer.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from services.common.messaging import backoff_sleep, connect, ensure_streams
+from services.common.messaging import run_with_jetstream
 from services.common.subjects import SUBJECT_LOGGED_IN, SUBJECT_SERVICE_ACCOUNT_DISABLED
 from services.common.tokens import Revocations
 from services.event.domain import DeadLetter
@@ -67,32 +65,16 @@ class EventConsumers:
 
     async def run(self) -> None:
         """Consumes until cancelled; reconnects and recreates subscriptions on failure."""
-        attempt = 0
-        while True:
-            client: Client | None = None
-            try:
-                client = await connect(self._url)
-                js = client.jetstream()
-                await ensure_streams(js)
-                subscriptions = await self._subscribe(js)
-                await self._follow_revocations(js)
-                self.connected.set()
-                attempt = 0
-                log.info("consuming logins, audit records, dead-letter advisories, revocations")
-                async with asyncio.TaskGroup() as group:
-                    for subscription, handler in subscriptions:
-                        group.create_task(self._consume(subscription, handler))
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("consumers stopped (%s); retrying", exc)
-                self.connected.clear()
-                await backoff_sleep(attempt)
-                attempt += 1
-            finally:
-                if client is not None:
-                    with contextlib.suppress(Exception):
-                        await client.close()
+        await run_with_jetstream(self._url, "consumers", self._consume_all, self.connected.clear)
+
+    async def _consume_all(self, js: JetStreamContext) -> None:
+        subscriptions = await self._subscribe(js)
+        await self._follow_revocations(js)
+        self.connected.set()
+        log.info("consuming logins, audit records, dead-letter advisories, revocations")
+        async with asyncio.TaskGroup() as group:
+            for subscription, handler in subscriptions:
+                group.create_task(self._consume(subscription, handler))
 
     async def _subscribe(
         self, js: JetStreamContext

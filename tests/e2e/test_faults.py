@@ -26,7 +26,7 @@ import pytest
 from rewardmesh.auth.v1 import auth_pb2, auth_pb2_grpc
 from rewardmesh.event.v1 import event_pb2, event_pb2_grpc
 
-from tests.conftest import MONGODB_URL, database_prefix, requires_mongodb
+from tests.conftest import requires_mongodb, running_mesh
 from tests.e2e.event_api import all_pages, create_event
 from tests.helpers import Account, admin, error_reason, grpc_error_reason, login, new_player
 from tools.mesh import Mesh
@@ -59,14 +59,8 @@ _HTTP_CODES = {502: "UNAVAILABLE", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
 
 @pytest.fixture(scope="module")
 def faults_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
-    mesh = Mesh(
-        data_dir=tmp_path_factory.mktemp("faults"),
-        mongodb_url=MONGODB_URL,
-        service_env={"MONGODB_DATABASE_PREFIX": database_prefix()},
-    )
-    mesh.start(timeout=90)
-    yield mesh
-    mesh.stop()
+    with running_mesh(tmp_path_factory, "faults") as mesh:
+        yield mesh
 
 
 @pytest.fixture

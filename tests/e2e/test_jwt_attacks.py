@@ -28,7 +28,7 @@ from rewardmesh.auth.v1 import auth_pb2, auth_pb2_grpc
 from rewardmesh.event.v1 import event_pb2, event_pb2_grpc
 
 from services.auth.crypto import Keyring
-from tests.conftest import MONGODB_URL, database_prefix
+from tests.conftest import running_mesh
 from tests.e2e.event_api import create_event
 from tests.helpers import (
     Account,
@@ -46,14 +46,8 @@ TEN_MINUTES = 600
 
 @pytest.fixture(scope="module")
 def jwt_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
-    mesh = Mesh(
-        data_dir=tmp_path_factory.mktemp("jwt-attacks"),
-        mongodb_url=MONGODB_URL,
-        service_env={"MONGODB_DATABASE_PREFIX": database_prefix()},
-    )
-    mesh.start(timeout=90)
-    yield mesh
-    mesh.stop()
+    with running_mesh(tmp_path_factory, "jwt-attacks") as mesh:
+        yield mesh
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import pytest
 from rewardmesh.auth.v1 import auth_pb2, auth_pb2_grpc
 from rewardmesh.event.v1 import event_pb2, event_pb2_grpc
 
-from tests.conftest import MONGODB_URL, database_prefix
+from tests.conftest import running_mesh
 from tests.e2e.event_api import create_event
 from tests.helpers import admin, unique_email
 from tools.mesh import LOOPBACK, Mesh
@@ -25,18 +25,10 @@ MIN_FRAGMENT = 12
 
 @pytest.fixture(scope="module")
 def hygiene_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
-    mesh = Mesh(
-        data_dir=tmp_path_factory.mktemp("log-hygiene"),
-        mongodb_url=MONGODB_URL,
-        service_env={
-            "MONGODB_DATABASE_PREFIX": database_prefix(),
-            "LOG_LEVEL": "DEBUG",
-            "LOGIN_MAX_FAILURES": "2",
-        },
-    )
-    mesh.start(timeout=90)
-    yield mesh
-    mesh.stop()
+    with running_mesh(
+        tmp_path_factory, "log-hygiene", {"LOG_LEVEL": "DEBUG", "LOGIN_MAX_FAILURES": "2"}
+    ) as mesh:
+        yield mesh
 
 
 @pytest.fixture

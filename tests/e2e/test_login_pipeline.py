@@ -20,7 +20,7 @@ import pytest
 from nats.js import JetStreamContext
 
 from services.common.subjects import SUBJECT_LOGGED_IN
-from tests.conftest import MONGODB_URL, database_prefix, requires_mongodb
+from tests.conftest import requires_mongodb, running_mesh
 from tests.e2e.event_api import create_event
 from tests.helpers import Account, admin, error_reason, eventually, login, new_player
 from tools.mesh import Mesh
@@ -30,18 +30,12 @@ LOGIN_CONSUMER = ("AUTH", "event-logins")
 
 @pytest.fixture(scope="module")
 def pipeline_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
-    mesh = Mesh(
-        data_dir=tmp_path_factory.mktemp("pipeline"),
-        mongodb_url=MONGODB_URL,
-        service_env={
-            "MONGODB_DATABASE_PREFIX": database_prefix(),
-            "CONSUMER_MAX_DELIVER": "3",
-            "CONSUMER_BACKOFF_SECONDS": "[0.1, 0.1]",
-        },
-    )
-    mesh.start(timeout=90)
-    yield mesh
-    mesh.stop()
+    with running_mesh(
+        tmp_path_factory,
+        "pipeline",
+        {"CONSUMER_MAX_DELIVER": "3", "CONSUMER_BACKOFF_SECONDS": "[0.1, 0.1]"},
+    ) as mesh:
+        yield mesh
 
 
 @pytest.fixture

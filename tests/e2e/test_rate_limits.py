@@ -20,7 +20,7 @@ from grpc_status import rpc_status
 from rewardmesh.auth.v1 import auth_pb2, auth_pb2_grpc
 
 from gateway.layout import RateLimit
-from tests.conftest import MONGODB_URL, database_prefix
+from tests.conftest import running_mesh
 from tests.helpers import error_reason, unique_email
 from tools.mesh import Mesh
 
@@ -33,19 +33,13 @@ T = TypeVar("T")
 
 @pytest.fixture(scope="module")
 def limited_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
-    mesh = Mesh(
-        data_dir=tmp_path_factory.mktemp("rate-limits"),
-        mongodb_url=MONGODB_URL,
-        service_env={
-            "MONGODB_DATABASE_PREFIX": database_prefix(),
-            "LOGIN_MAX_FAILURES": str(MAX_FAILURES),
-            "LOGIN_LOCKOUT_SECONDS": "120",
-        },
+    with running_mesh(
+        tmp_path_factory,
+        "rate-limits",
+        {"LOGIN_MAX_FAILURES": str(MAX_FAILURES), "LOGIN_LOCKOUT_SECONDS": "120"},
         gateway_overrides={"credential_rate_limit": LIMIT},
-    )
-    mesh.start(timeout=90)
-    yield mesh
-    mesh.stop()
+    ) as mesh:
+        yield mesh
 
 
 @pytest.fixture
