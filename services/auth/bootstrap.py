@@ -9,7 +9,7 @@ import logging
 import secrets
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from rewardmesh.auth.v1 import auth_pb2, auth_pb2_grpc
@@ -32,17 +32,12 @@ from services.auth.use_cases import AuthUseCases, TokenPolicy
 from services.common.access import policies
 from services.common.interceptors import AuthInterceptor, ErrorInterceptor
 from services.common.server import GrpcHost, retry_until_ready, start_grpc
-from services.common.store import Store, connect
+from services.common.store import Store, UtcClock, connect
 from services.common.tokens import TokenVerifier
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name
-
-
-class UtcClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 @dataclass
@@ -71,16 +66,11 @@ async def start(settings: AuthSettings) -> AuthApp:
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
     )
-    store: Store | None = None
-
-    async def connect_store() -> None:
-        nonlocal store
-        store = await connect(
-            settings.mongodb_url_value, f"{settings.mongodb_database_prefix}auth", DOCUMENTS
-        )
-
-    await retry_until_ready("the auth database", connect_store)
-    assert store is not None
+    database = f"{settings.mongodb_database_prefix}auth"
+    store = await retry_until_ready(
+        f"the {database} database",
+        lambda: connect(settings.mongodb_url_value, database, DOCUMENTS),
+    )
     clock = UtcClock()
     outbox = MongoOutbox(clock.now)
     use_cases = AuthUseCases(

@@ -7,7 +7,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -16,6 +16,8 @@ from grpc_reflection.v1alpha import reflection
 from services.common.access import MESH_SERVICES
 
 log = logging.getLogger("server")
+
+T = TypeVar("T")
 
 # Registers a servicer on a server, e.g. auth_pb2_grpc.add_AuthServiceServicer_to_server.
 Registration = tuple[Callable[[Any, grpc.aio.Server], None], object]
@@ -87,14 +89,12 @@ async def wait_for_signal() -> None:
 
 
 async def retry_until_ready(
-    name: str, attempt: Callable[[], Awaitable[None]], *, interval: float = 0.5
-) -> None:
-    """Retries a dependency check until it succeeds (health stays NOT_SERVING meanwhile)."""
+    name: str, attempt: Callable[[], Awaitable[T]], *, interval: float = 0.5
+) -> T:
+    """Retries a dependency until it answers (health stays NOT_SERVING meanwhile)."""
     while True:
         try:
-            await attempt()
+            return await attempt()
         except Exception as exc:  # any failure means "not ready yet"
             log.warning("waiting for %s: %s", name, exc)
             await asyncio.sleep(interval)
-        else:
-            return

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import mongomock.collection
@@ -121,3 +121,8 @@ def after_cursor(after: Sequence[Any] | None, field: str, *, newest_first: bool)
     at, last_id = datetime.fromisoformat(after[0]), after[1]
     op = "$lt" if newest_first else "$gt"
     return {"$or": [{field: {op: at}}, {field: at, "_id": {op: last_id}}]}
+
+
+class UtcClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)

@@ -6,14 +6,13 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from rewardmesh.event.v1 import event_pb2, event_pb2_grpc
 
 from services.common.access import policies
 from services.common.interceptors import AuthInterceptor, ErrorInterceptor
 from services.common.server import GrpcHost, retry_until_ready, start_grpc
-from services.common.store import Store, connect
+from services.common.store import Store, UtcClock, connect
 from services.common.tokens import RemoteKeySet, Revocations, TokenVerifier
 from services.event.mongo import (
     DOCUMENTS,
@@ -50,22 +49,12 @@ class EventApp:
         await self.store.close()
 
 
-class UtcClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
 async def start(settings: EventSettings) -> EventApp:
-    store: Store | None = None
-
-    async def connect_store() -> None:
-        nonlocal store
-        store = await connect(
-            settings.mongodb_url_value, f"{settings.mongodb_database_prefix}event", DOCUMENTS
-        )
-
-    await retry_until_ready("the event database", connect_store)
-    assert store is not None
+    database = f"{settings.mongodb_database_prefix}event"
+    store = await retry_until_ready(
+        f"the {database} database",
+        lambda: connect(settings.mongodb_url_value, database, DOCUMENTS),
+    )
     use_cases = EventUseCases(
         events=MongoEvents(),
         progresses=MongoProgresses(),
