@@ -38,7 +38,7 @@ def page_request(page_size: int, page_token: str) -> PageRequest:
 
 
 def _is_sort_key(value: Any) -> bool:
-    """Every list is sorted newest first on [timestamp (ISO 8601), id]; a token carrying
+    """Every list is sorted on [timestamp (ISO 8601), id] (either direction); a token carrying
     anything else was not issued by us and must not reach a query."""
     if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
         return False
