@@ -14,6 +14,7 @@ from services.common.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    ResourceExhausted,
     Violations,
 )
 
@@ -25,6 +26,9 @@ MAX_NAME = 100
 MAX_REWARDS = 50
 MAX_AMOUNT = 2**31 - 1
 REQUEST_ID_LENGTH = (8, 128)
+# Claim attempts (failures included) one player may make in one event. Each is recorded
+# in the player's progress document, which must not grow without bound.
+MAX_CLAIM_ATTEMPTS = 1000
 
 
 class EventStatus(enum.Enum):
@@ -551,6 +555,11 @@ def decide_claim(
     request: ClaimRequest, event: Event, progress: Progress, now: datetime
 ) -> tuple[Reward, int]:
     """The reward and the amount to grant; otherwise a DomainError with a distinct reason."""
+    if len(progress.attempts) >= MAX_CLAIM_ATTEMPTS:
+        raise ResourceExhausted(
+            f"at most {MAX_CLAIM_ATTEMPTS} claim attempts per player and event",
+            reason="TOO_MANY_ATTEMPTS",
+        )
     if request.amount < 0:
         raise InvalidArgument.field(
             "amount", "must be positive, or 0/absent for all that remains", reason="INVALID_AMOUNT"

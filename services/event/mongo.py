@@ -13,6 +13,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.common.errors import DomainError, FieldViolation, rebuild_error
 from services.common.store import after_cursor, insert_new
+from services.event import domain
 from services.event.domain import (
     Attempt,
     AuditEntry,
@@ -284,6 +285,11 @@ def _progress(doc: Mapping[str, Any]) -> Progress:
 _PROGRESS_PROJECTION = {"processed_ids": 0, "claim_request_ids": 0}
 
 
+def _room_for_another_attempt() -> dict[str, Any]:
+    """Fewer than MAX_CLAIM_ATTEMPTS attempts recorded (the last allowed slot is empty)."""
+    return {f"attempts.{domain.MAX_CLAIM_ATTEMPTS - 1}": {"$exists": False}}
+
+
 class MongoProgresses:
     def __init__(self) -> None:
         self._c = ProgressDoc.get_pymongo_collection()
@@ -341,6 +347,7 @@ class MongoProgresses:
                 "_id": progress_id(event_id, user_id),
                 "status": ProgressStatus.COMPLETED.value,
                 "claim_request_ids": {"$ne": attempt.request_id},
+                **_room_for_another_attempt(),
                 # Missing (nothing claimed yet) or low enough to take `amount` more.
                 counter: {"$not": {"$gt": limit - attempt.amount}},
             },
@@ -360,6 +367,7 @@ class MongoProgresses:
             {
                 "_id": progress_id(event_id, user_id),
                 "claim_request_ids": {"$ne": attempt.request_id},
+                **_room_for_another_attempt(),
             },
             {"$push": {"claim_request_ids": attempt.request_id, "attempts": _attempt_doc(attempt)}},
         )

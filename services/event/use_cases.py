@@ -285,9 +285,11 @@ class EventUseCases:
         if progress.exists and not await self._progresses.record_failure(
             request.event_id, request.user_id, attempt
         ):
-            # A duplicate of this request was decided meanwhile: its record wins.
+            # A duplicate of this request was decided meanwhile: its record wins. Otherwise
+            # the document is full of attempts, and then nothing can be granted to this
+            # player in this event any more: logging the failure alone is safe.
             progress = await self._progress(request.event_id, request.user_id)
-            attempt = progress.attempts[request.request_id]
+            attempt = progress.attempts.get(request.request_id, attempt)
         return await self._settle(request, attempt)
 
     async def _settle(self, request: ClaimRequest, attempt: Attempt) -> Claim:

@@ -31,6 +31,7 @@ from services.common.errors import (
 from services.common.identity import Principal
 from services.common.paging import PageRequest, page_request, page_token
 from services.common.store import Store, connect
+from services.event import domain
 from services.event.domain import (
     ActivityReport,
     Claim,
@@ -1072,3 +1073,25 @@ async def test_two_players_racing_with_one_request_id_get_one_grant(world: World
     logged = sum(c.amount for c in await claim_log(world, status=ClaimStatus.SUCCEEDED))
     assert sum(isinstance(o, Claim) for o in outcomes) == 1
     assert sum(granted) == logged == 30
+
+
+async def test_a_player_runs_out_of_claim_attempts_and_nothing_more_is_granted(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(domain, "MAX_CLAIM_ATTEMPTS", 3)
+    event = await completed_event(world)
+    await world.uc.claim(claim_request(event, "claim-0001", amount=1))
+    for request_id in ("claim-0002", "claim-0003"):
+        assert (
+            await failure(world.uc.claim(claim_request(event, request_id, amount=10**6)))
+        ).reason == "INSUFFICIENT_REMAINING"
+
+    refused = await failure(world.uc.claim(claim_request(event, "claim-0004", amount=1)))
+
+    assert refused.reason == "TOO_MANY_ATTEMPTS"
+    assert await claimed(world, event) == 1
+    _, progress = await world.uc.get_progress(event.id, PLAYER)
+    assert len(progress.attempts) == 3
+    logged = {c.request_id: c.failure_reason for c in await claim_log(world, event_id=event.id)}
+    assert logged["claim-0004"] == "TOO_MANY_ATTEMPTS"
+    assert len(logged) == 4
