@@ -11,13 +11,12 @@ from pathlib import Path
 
 from google.protobuf import descriptor_pb2
 
-# Importing the module registers the `access` extension, so it is parsed out of the
-# MethodOptions in the descriptor set instead of staying an unknown field.
-from rewardmesh.authz.v1 import authz_pb2
+# Importing access registers the `access` extension (via authz_pb2), so it is parsed out
+# of the MethodOptions in the descriptor set instead of staying an unknown field.
+from services.common.access import access_policy
 
 DEFAULT_DESCRIPTOR_SET = Path(__file__).resolve().parent.parent / "gen" / "descriptors.pb"
 MESH_PACKAGE_PREFIX = "rewardmesh."
-ROLE_PREFIX = "ROLE_"
 
 
 @dataclass(frozen=True)
@@ -65,10 +64,5 @@ def _mesh_service(
 
 
 def _rpc(grpc_path: str, method: descriptor_pb2.MethodDescriptorProto) -> Rpc:
-    if not method.options.HasExtension(authz_pb2.access):
-        raise ValueError(f"{grpc_path} declares no rewardmesh.authz.v1.access option")
-    access = method.options.Extensions[authz_pb2.access]
-    roles = tuple(authz_pb2.Role.Name(role).removeprefix(ROLE_PREFIX) for role in access.roles)
-    if access.public == bool(roles):
-        raise ValueError(f"{grpc_path}: access must be either public or list roles")
-    return Rpc(grpc_path=grpc_path, public=access.public, roles=roles)
+    policy = access_policy(grpc_path, method.options)
+    return Rpc(grpc_path=grpc_path, public=policy.public, roles=policy.roles)

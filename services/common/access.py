@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from google.protobuf.descriptor import ServiceDescriptor
+from google.protobuf.descriptor_pb2 import MethodOptions
 from rewardmesh.auth.v1 import auth_pb2
 from rewardmesh.authz.v1 import authz_pb2
 from rewardmesh.event.v1 import event_pb2
@@ -30,7 +31,7 @@ ROLES: tuple[str, ...] = tuple(
 @dataclass(frozen=True)
 class Policy:
     public: bool
-    roles: frozenset[str]
+    roles: tuple[str, ...]  # token `role` claim values, in the order the proto lists them
 
     def allows(self, role: str | None) -> bool:
         return self.public or role in self.roles
@@ -40,20 +41,23 @@ def grpc_path(service: ServiceDescriptor, method: str) -> str:
     return f"/{service.full_name}/{method}"
 
 
+def access_policy(path: str, options: MethodOptions) -> Policy:
+    """The `access` option of one RPC's options; raises if it is missing or ambiguous."""
+    if not options.HasExtension(authz_pb2.access):
+        raise ValueError(f"{path} declares no rewardmesh.authz.v1.access option")
+    access = options.Extensions[authz_pb2.access]
+    roles = tuple(authz_pb2.Role.Name(r).removeprefix(ROLE_PREFIX) for r in access.roles)
+    if access.public == bool(roles):
+        raise ValueError(f"{path}: access must be either public or list roles")
+    return Policy(public=access.public, roles=roles)
+
+
 def policies(services: Iterable[ServiceDescriptor] = MESH_SERVICES) -> Mapping[str, Policy]:
     """The access policy of every RPC, keyed by its gRPC path. Raises if one is missing."""
-    result: dict[str, Policy] = {}
-    for service in services:
-        for method in service.methods:
-            options = method.GetOptions()
-            path = grpc_path(service, method.name)
-            if not options.HasExtension(authz_pb2.access):
-                raise ValueError(f"{path} declares no rewardmesh.authz.v1.access option")
-            access = options.Extensions[authz_pb2.access]
-            roles = frozenset(
-                authz_pb2.Role.Name(r).removeprefix(ROLE_PREFIX) for r in access.roles
-            )
-            if access.public == bool(roles):
-                raise ValueError(f"{path}: access must be either public or list roles")
-            result[path] = Policy(public=access.public, roles=roles)
-    return result
+    return {
+        grpc_path(service, method.name): access_policy(
+            grpc_path(service, method.name), method.GetOptions()
+        )
+        for service in services
+        for method in service.methods
+    }
