@@ -28,7 +28,3 @@ def current_principal() -> Principal:
     if principal is None:
         raise Unauthenticated("this call needs a signed-in caller", reason="TOKEN_MISSING")
     return principal
-
-
-def optional_principal() -> Principal | None:
-    return _principal.get()

@@ -58,18 +58,14 @@ async def ensure_streams(js: JetStreamContext) -> None:
             await js.update_stream(config)
 
 
-async def connect(url: str, on_state: Callable[[bool], Awaitable[None]] | None = None) -> Client:
+async def connect(url: str) -> Client:
     """Connects (raising if the first attempt fails); afterwards reconnects forever."""
 
     async def disconnected() -> None:
         log.warning("NATS connection lost; reconnecting")
-        if on_state:
-            await on_state(False)
 
     async def reconnected() -> None:
         log.info("NATS reconnected")
-        if on_state:
-            await on_state(True)
 
     async def error(exc: Exception) -> None:
         log.debug("NATS client error: %s", exc)
