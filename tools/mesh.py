@@ -33,11 +33,18 @@ DESCRIPTORS = ROOT / "gen" / "descriptors.pb"
 LOOPBACK = "127.0.0.1"
 
 
+def free_ports(count: int) -> list[int]:
+    """Distinct free ports: every socket stays bound until all are picked, so the
+    kernel cannot hand the same port out twice."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind((LOOPBACK, 0))
+        return [s.getsockname()[1] for s in sockets]
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        port: int = s.getsockname()[1]
-        return port
+    return free_ports(1)[0]
 
 
 @dataclass(frozen=True)
@@ -52,7 +59,7 @@ class Ports:
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(*(free_port() for _ in range(7)))
+        return cls(*free_ports(7))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Ports:
