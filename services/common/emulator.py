@@ -1,0 +1,502 @@
+"""The in-process MongoDB emulator (mongomock-motor), made to work with Beanie and to be
+fast enough to run the mesh.
+
+mongomock answers every query by testing every document in the collection. The shims
+here change how it finds candidate documents, never which documents match: whatever path
+finds the candidates, the full filter is applied to each one, in the collection's order.
+
+- A filter that pins `_id` to one value reads that document directly.
+- A filter that pins the leading field of a declared index (`IndexModel` in a model's
+  Settings, as MongoDB would use it) reads only the documents filed under that value.
+  The index is kept on every write: inserts, replacements and deletes go through the
+  collection store; in-place updates are re-filed after `_update` returns.
+- Sorting compares plain values directly when every document holds one of the same
+  simple type (strings, integers, datetimes) in the sort field; otherwise mongomock's
+  BSON-ordering comparator is used, as before.
+- String equalities and inequalities in a filter are tested in plain Python.
+- A cursor with a limit copies out only the documents it returns, not every match, and
+  `find_one` reads its document without building a cursor.
+- Copying documents out (and making their times UTC-aware, in the same pass), and
+  normalising the times of documents coming in, take fast paths for dicts, lists and
+  immutable scalars; anything else goes to mongomock's own functions.
+- Deep copies (the snapshot before every update) know BSON documents: dicts, lists and
+  immutable scalars; anything else goes to `copy.deepcopy`.
+- TTL expiry runs at most once a second (MongoDB's own TTL monitor runs once a minute)
+  instead of on every access.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import time
+import types
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+import mongomock.collection
+import mongomock.helpers
+import mongomock.store
+from bson import ObjectId
+from mongomock.filtering import filter_applies as _filter_applies
+from mongomock.filtering import resolve_sort_key as _resolve_sort_key
+from mongomock_motor import AsyncMongoMockCollection, AsyncMongoMockDatabase
+
+_EXACT_ID_TYPES = (str, int, ObjectId, uuid.UUID)
+# Query values whose matches are exactly the stored values Python finds equal to them
+# (plus, for None, documents without the field). Other values fall back to a scan.
+_PINNABLE_TYPES = (str, ObjectId, bool, type(None))
+
+_applies: Any = _filter_applies
+_sort_key: Any = _resolve_sort_key
+_NATIVELY_ORDERED = (str, int, datetime)
+_IMMUTABLE = frozenset({str, int, float, bool, type(None), bytes, datetime, ObjectId, uuid.UUID})
+_scan: Any = mongomock.collection.Collection._iter_documents
+_update: Any = mongomock.collection.Collection._update
+_dataset: Any = mongomock.collection.Collection._get_dataset
+_results: Any = mongomock.collection.Cursor._compute_results
+_find_one: Any = mongomock.collection.Collection.find_one
+_aware: Any = mongomock.helpers.make_datetime_timezone_aware_in_document
+_copy_field: Any = mongomock.collection._copy_field
+_patch_times: Any = mongomock.helpers.patch_datetime_awareness_in_document
+_UTC: Any = getattr(mongomock.helpers, "utc")  # noqa: B009 - not in the module's exports
+_expire: Any = mongomock.store.CollectionStore._remove_expired_documents
+_set: Any = mongomock.store.CollectionStore.__setitem__
+_delete: Any = mongomock.store.CollectionStore.__delitem__
+_drop: Any = mongomock.store.CollectionStore.drop
+
+
+class _FieldIndex:
+    """Which documents of one collection hold which value in some top-level fields."""
+
+    def __init__(self, documents: Mapping[Any, Mapping[str, Any]]) -> None:
+        self._documents = documents
+        self._order: dict[Any, int] = {}
+        self._values: dict[str, dict[Any, set[Any]]] = {}
+        self._unhashable: dict[str, set[Any]] = {}
+        self._filed: dict[Any, dict[str, tuple[Any, ...] | None]] = {}
+        self._next = 0
+        for key, document in documents.items():
+            self.put(key, document)
+
+    def candidates(self, field: str, values: Iterable[Any]) -> list[Mapping[str, Any]]:
+        """Every document whose `field` may equal one of `values`, in collection order."""
+        if field not in self._values:
+            self._build(field)
+        by_value = self._values[field]
+        ids = set(self._unhashable[field])
+        for value in values:
+            ids.update(by_value.get(value, ()))
+        return [self._documents[key] for key in sorted(ids, key=self._order.__getitem__)]
+
+    def put(self, key: Any, document: Mapping[str, Any]) -> None:
+        if key not in self._order:
+            self._order[key] = self._next
+            self._next += 1
+        self._unfile(key)
+        for field in self._values:
+            self._file(key, document, field)
+
+    def remove(self, key: Any) -> None:
+        self._unfile(key)
+        self._order.pop(key, None)
+        self._filed.pop(key, None)
+
+    def _build(self, field: str) -> None:
+        self._values[field] = {}
+        self._unhashable[field] = set()
+        for key, document in self._documents.items():
+            self._file(key, document, field)
+
+    def _file(self, key: Any, document: Mapping[str, Any], field: str) -> None:
+        value = document.get(field)
+        values = (value, *value) if isinstance(value, list) else (value,)
+        filed = self._filed.setdefault(key, {})
+        try:
+            keys = tuple({v for v in values if not isinstance(v, list)})
+        except TypeError:  # a sub-document: any query may match it; check it every time
+            self._unhashable[field].add(key)
+            filed[field] = None
+            return
+        by_value = self._values[field]
+        for v in keys:
+            by_value.setdefault(v, set()).add(key)
+        filed[field] = keys
+
+    def _unfile(self, key: Any) -> None:
+        for field, keys in self._filed.get(key, {}).items():
+            if keys is None:
+                self._unhashable[field].discard(key)
+                continue
+            by_value = self._values[field]
+            for v in keys:
+                holders = by_value.get(v)
+                if holders is not None:
+                    holders.discard(key)
+                    if not holders:
+                        del by_value[v]
+        self._filed[key] = {}
+
+
+def _pinned(filter: Mapping[str, Any], fields: set[str]) -> tuple[str, list[Any]] | None:
+    """An indexed field the filter requires to equal one of a few values, and the values."""
+    for name, condition in filter.items():
+        if name == "$and" and isinstance(condition, list):
+            for part in condition:
+                found = _pinned(part, fields) if isinstance(part, Mapping) else None
+                if found:
+                    return found
+        elif name in fields:
+            if isinstance(condition, _PINNABLE_TYPES):
+                return name, [condition]
+            if isinstance(condition, Mapping) and all(op.startswith("$") for op in condition):
+                if isinstance(condition.get("$eq", ...), _PINNABLE_TYPES):
+                    return name, [condition["$eq"]]
+                values = condition.get("$in")
+                if isinstance(values, list) and all(isinstance(v, _PINNABLE_TYPES) for v in values):
+                    return name, values
+    return None
+
+
+def _leading_fields(store: Any) -> set[str]:
+    """Top-level fields that lead a declared index, as MongoDB would use them."""
+    fields = {_first_field(index.get("key") or ()) for index in store.indexes.values()}
+    return {f for f in fields if f and f != "_id" and "." not in f}
+
+
+def _first_field(key: Any) -> str | None:
+    """The first field of an index key: a mapping or (field, direction) pairs."""
+    for first in key.keys() if isinstance(key, Mapping) else key:
+        return first if isinstance(first, str) else str(first[0])
+    return None
+
+
+def _index_of(store: Any) -> _FieldIndex | None:
+    index: _FieldIndex | None = store.__dict__.get("_field_index")
+    return index
+
+
+def _handing_out(store: Any, documents: Iterator[Any]) -> Iterator[Any]:
+    """While an update runs, notes the ids of the documents it is handed: they may change
+    in place. (An update sets `_changing` before it asks for documents; reads pass as is.)"""
+    changing: list[Any] | None = store.__dict__.get("_changing")
+    if changing is None:
+        return documents
+    return _noting(changing, documents)
+
+
+def _noting(changing: list[Any], documents: Iterator[Any]) -> Iterator[Any]:
+    for document in documents:
+        changing.append(document["_id"])
+        yield document
+
+
+def _iter_documents(self: Any, filter: Any) -> Iterator[Any]:
+    store = self._store
+    if not isinstance(filter, Mapping) or store.is_empty:
+        return _handing_out(store, _scan(self, filter))
+    key = filter.get("_id")
+    if isinstance(key, _EXACT_ID_TYPES):
+        document = store._documents.get(key)
+        candidates = [] if document is None else [document]
+    elif pinned := _pinned(filter, _leading_fields(store)):
+        index = _index_of(store)
+        if index is None:
+            index = store.__dict__["_field_index"] = _FieldIndex(store._documents)
+        candidates = index.candidates(*pinned)
+    else:
+        return _handing_out(store, _scan(self, filter))
+    if not candidates:
+        _applies(filter, {})  # a malformed filter fails here as it would in a scan
+    applies = _string_matcher(filter) or (lambda d: _applies(filter, d))
+    return _handing_out(store, (d for d in candidates if applies(d)))
+
+
+_ABSENT = object()
+_NOT_CONTAINERS = frozenset({str, int, float, bool, type(None), datetime, ObjectId, uuid.UUID})
+
+
+def _string_matcher(filter: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], bool] | None:
+    """A test that checks a filter's top-level `field: "text"` and `field: {"$ne": "text"}`
+    conditions in plain Python, leaving the rest (joined by AND) to mongomock; None if
+    the filter has no such conditions. As in MongoDB, a string equals a field holding it
+    or an array containing it."""
+    tests: list[tuple[str, str, bool]] = []
+    rest: list[Mapping[str, Any]] = []
+
+    def collect(part: Mapping[str, Any]) -> None:
+        for name, condition in part.items():
+            if name == "$and" and isinstance(condition, list) and condition:
+                for item in condition:
+                    collect(item) if isinstance(item, Mapping) else rest.append({name: [item]})
+            elif name.startswith("$") or "." in name:
+                rest.append({name: condition})
+            elif type(condition) is str:
+                tests.append((name, condition, True))
+            elif type(condition) is dict and condition.keys() == {"$ne"}:
+                if type(condition["$ne"]) is str:
+                    tests.append((name, condition["$ne"], False))
+                else:
+                    rest.append({name: condition})
+            else:
+                rest.append({name: condition})
+
+    collect(filter)
+    if not tests:
+        return None
+    remainder = {"$and": rest} if rest else None
+
+    def applies(document: Mapping[str, Any]) -> bool:
+        for name, text, equal in tests:
+            held = document.get(name, _ABSENT)
+            if type(held) is list:
+                found = text in held
+            elif type(held) in _NOT_CONTAINERS or held is _ABSENT:
+                found = held == text
+            else:  # tuples, sub-documents and the like: let mongomock decide
+                return bool(_applies(filter, document))
+            if found is not equal:
+                return False
+        return remainder is None or bool(_applies(remainder, document))
+
+    return applies
+
+
+def _get_dataset(self: Any, spec: Any, sort: Any, fields: Any, as_class: Any) -> Iterator[Any]:
+    documents = list(self._iter_documents(spec))
+    order = list(sort.items() if isinstance(sort, Mapping) else sort or ())
+    for key, direction in reversed(order):  # stable sorts, last key first
+        if key == "$natural":
+            if direction < 0:
+                documents.reverse()
+            continue
+        if key.startswith("$"):
+            raise NotImplementedError(f"Sorting by {key} is not implemented in mongomock yet")
+        if _natively_ordered(documents, key):
+            documents.sort(key=lambda d: d[key], reverse=direction < 0)
+        else:
+            documents.sort(key=lambda d: _sort_key(key, d), reverse=direction < 0)
+    if not fields and self.codec_options.tz_aware:
+        for document in documents:  # copied and made aware in one pass (see _as_returned)
+            yield _copy_out_aware(document, as_class)
+    else:
+        for document in documents:
+            yield self._copy_only_fields(document, fields, as_class)
+
+
+def _first(self: Any, filter: Any = None, *args: Any, **kwargs: Any) -> Any:
+    """`find_one` without building a cursor: the first document `find` would return."""
+    if args or not kwargs.keys() <= {"projection"}:
+        return _find_one(self, filter, *args, **kwargs)
+    if filter is None:
+        filter = {}
+    if not isinstance(filter, Mapping):
+        filter = {"_id": filter}
+    projection = kwargs.get("projection")
+    documents = self._get_dataset(_stored_times(filter), None, projection, dict)
+    return next(iter(_as_returned(self, projection, documents)), None)
+
+
+def _as_returned(collection: Any, projection: Any, documents: Iterable[Any]) -> Iterable[Any]:
+    """`_get_dataset`'s documents with UTC-aware times: it made them so itself unless a
+    projection had it copy them mongomock's way."""
+    if projection and collection.codec_options.tz_aware:
+        return map(_make_aware, documents)
+    return documents
+
+
+def _compute_results(self: Any, with_limit_and_skip: bool = False) -> list[Any]:
+    """The cursor's results, as mongomock computes them, but copying out only as many
+    documents as a limit lets it return."""
+    limit = abs(self._limit or 0) if with_limit_and_skip else 0
+    skip = self._skip if with_limit_and_skip else 0
+    stop = skip + limit if limit else None
+    computed = self.__dict__.get("_computed")
+    if computed is None or computed[0] != (self._factory, stop):
+        documents = itertools.islice(self._factory(), stop)
+        returned = _as_returned(self.collection, self._projection, documents)
+        computed = self._computed = ((self._factory, stop), list(returned))
+    results: list[Any] = computed[1][skip:]
+    return results
+
+
+def _natively_ordered(documents: list[Any], key: str) -> bool:
+    """Every document holds a value of one simple type under `key`, which Python orders
+    as MongoDB does (strings by code point, which is UTF-8 byte order)."""
+    if not documents or "." in key:
+        return False
+    first = documents[0].get(key)
+    kind = type(first)
+    if kind not in _NATIVELY_ORDERED:
+        return False
+    aware = kind is datetime and first.tzinfo is not None
+    for document in documents:
+        value = document.get(key)
+        if type(value) is not kind or (kind is datetime and (value.tzinfo is not None) != aware):
+            return False
+    return True
+
+
+def _deepcopy(value: Any, memo: Any = None) -> Any:
+    kind = type(value)
+    if kind is dict:
+        return {k: v if type(v) in _IMMUTABLE else _deepcopy(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _IMMUTABLE else _deepcopy(v) for v in value]
+    if kind is OrderedDict:  # how mongomock stores upserted documents
+        return OrderedDict((k, _deepcopy(v)) for k, v in value.items())
+    if kind in _IMMUTABLE:
+        return value
+    return copy.deepcopy(value, memo)
+
+
+def _copy_out(value: Any, container: Any) -> Any:
+    """mongomock's `_copy_field` (a returned document's copy, sub-documents as `container`)."""
+    kind = type(value)
+    if kind is list:
+        return [_copy_out(v, container) for v in value]
+    if kind is dict or kind is OrderedDict:
+        if container is dict:
+            return {k: _copy_out(v, dict) for k, v in value.items()}
+        copied = container()
+        for k, v in value.items():
+            copied[k] = _copy_out(v, container)
+        return copied
+    if kind in _IMMUTABLE:
+        return value
+    return _copy_field(value, container)
+
+
+def _copy_out_aware(value: Any, container: Any) -> Any:
+    """`_make_aware(_copy_out(value, container))` in one pass."""
+    kind = type(value)
+    if kind is dict or kind is OrderedDict:
+        return {k: _copy_out_aware(v, container) for k, v in value.items()}
+    if kind is list:
+        return [_copy_out_aware(v, container) for v in value]
+    if kind is datetime:
+        return value.replace(tzinfo=_UTC)
+    if kind in _IMMUTABLE:
+        return value
+    return _make_aware(_copy_field(value, container))
+
+
+def _stored_times(value: Any) -> Any:
+    """mongomock's `patch_datetime_awareness_in_document`: times as naive UTC, to the ms."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _stored_times(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [_stored_times(v) for v in value]
+    if kind is OrderedDict:
+        return OrderedDict((k, _stored_times(v)) for k, v in value.items())
+    if kind is datetime:
+        whole_ms = value.microsecond // 1000 * 1000
+        if value.tzinfo:
+            return (value - value.utcoffset()).replace(tzinfo=None, microsecond=whole_ms)
+        return value.replace(microsecond=whole_ms)
+    if kind in _IMMUTABLE:
+        return value
+    return _patch_times(value)
+
+
+def _make_aware(value: Any) -> Any:
+    """mongomock's `make_datetime_timezone_aware_in_document`: stored times are naive UTC."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _make_aware(v) for k, v in value.items()}
+    if kind is list:
+        return [_make_aware(v) for v in value]
+    if kind is datetime:
+        return value.replace(tzinfo=_UTC)
+    if kind in _IMMUTABLE:
+        return value
+    return _aware(value)
+
+
+def _update_refiling(self: Any, *args: Any, **kwargs: Any) -> Any:
+    store = self._store
+    outer = store.__dict__.get("_changing")
+    store._changing = []
+    try:
+        return _update(self, *args, **kwargs)
+    finally:
+        changed, store._changing = store._changing, outer
+        if outer is not None:
+            outer.extend(changed)
+        # Looked up now: the update's own query may have built the index.
+        index = _index_of(store)
+        if index is not None:
+            for key in changed:
+                document = store._documents.get(key)
+                if document is not None:
+                    index.put(key, document)
+
+
+def _store_set(self: Any, key: Any, document: Any) -> None:
+    _set(self, key, document)
+    index = _index_of(self)
+    if index is not None:
+        index.put(key, document)
+
+
+def _store_delete(self: Any, key: Any) -> None:
+    _delete(self, key)
+    index = _index_of(self)
+    if index is not None:
+        index.remove(key)
+
+
+def _store_drop(self: Any) -> None:
+    _drop(self)
+    self.__dict__.pop("_field_index", None)
+
+
+def _remove_expired_documents(self: Any) -> None:
+    now = time.monotonic()
+    if now - getattr(self, "_last_expiry", 0.0) >= 1.0:
+        self._last_expiry = now
+        _expire(self)
+
+
+def install() -> None:
+    """Patches mongomock (idempotent; affects every emulated client in the process)."""
+    collection, store = mongomock.collection.Collection, mongomock.store.CollectionStore
+    setattr(collection, "_iter_documents", _iter_documents)  # noqa: B010
+    setattr(collection, "_update", _update_refiling)  # noqa: B010
+    setattr(collection, "_get_dataset", _get_dataset)  # noqa: B010
+    setattr(collection, "find_one", _first)  # noqa: B010
+    setattr(mongomock.collection.Cursor, "_compute_results", _compute_results)  # noqa: B010
+    setattr(mongomock.collection, "_copy_field", _copy_out)  # noqa: B010
+    setattr(mongomock.helpers, "make_datetime_timezone_aware_in_document", _make_aware)  # noqa: B010
+    setattr(mongomock.helpers, "patch_datetime_awareness_in_document", _stored_times)  # noqa: B010
+    fast_copy = types.SimpleNamespace(deepcopy=_deepcopy, copy=copy.copy)
+    setattr(mongomock.collection, "copy", fast_copy)  # noqa: B010
+    setattr(store, "__setitem__", _store_set)  # noqa: B010
+    setattr(store, "__delitem__", _store_delete)  # noqa: B010
+    setattr(store, "drop", _store_drop)  # noqa: B010
+    setattr(store, "_remove_expired_documents", _remove_expired_documents)  # noqa: B010
+
+
+class EmulatedCollection(AsyncMongoMockCollection):  # type: ignore[type-arg]
+    # PyMongo's async aggregate() is a coroutine that returns a cursor; Beanie awaits it.
+    async def aggregate(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        return super().aggregate(*args, **kwargs)
+
+
+class EmulatedDatabase(AsyncMongoMockDatabase):  # type: ignore[type-arg]
+    def get_collection(self, *args: Any, **kwargs: Any) -> EmulatedCollection:
+        return EmulatedCollection(self, self.delegate.get_collection(*args, **kwargs))  # type: ignore[arg-type]
+
+    def __getitem__(self, name: str) -> EmulatedCollection:
+        return self.get_collection(name)
+
+    # init_beanie passes server-only options the emulator does not know.
+    async def list_collection_names(self, *args: Any, **kwargs: Any) -> list[str]:
+        kwargs.pop("authorizedCollections", None)
+        kwargs.pop("nameOnly", None)
+        names: list[str] = self.delegate.list_collection_names(*args, **kwargs)
+        return names

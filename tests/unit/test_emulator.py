@@ -1,0 +1,329 @@
+"""The emulator's shims change how documents are found, never which (services/common/emulator.py).
+
+Every case runs the same operations on two collections of one emulated database: one
+declares indexes (so its queries take the `_id` and field-index paths), the other none
+(so every query is a plain mongomock scan). Results and stored documents must agree.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections import OrderedDict
+from datetime import UTC, datetime
+from typing import Any
+from unittest import mock
+
+import mongomock
+import mongomock.helpers
+import pytest
+from bson import ObjectId
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pymongo import ASCENDING, ReturnDocument
+
+from services.common import emulator
+
+emulator.install()
+
+# Values that exercise every filing rule: plain, null, missing (absent key), arrays with
+# and without the value, sub-documents (unhashable), and a bool that Python finds equal to 1.
+VALUES = st.one_of(
+    st.sampled_from(["x", "y", "z", None, True, 1, 1.0, 0]),
+    st.lists(st.sampled_from(["x", "y", None, 1]), max_size=3),
+    st.fixed_dictionaries({"k": st.sampled_from(["x", "y"])}),
+)
+QUERY_VALUES = st.sampled_from(["x", "y", "z", None, True, False])
+FIELDS = st.sampled_from(["a", "b", "c"])
+
+
+@st.composite
+def filters(draw: st.DrawFn) -> dict[str, Any]:
+    field = draw(FIELDS)
+    value = draw(QUERY_VALUES)
+    shape = draw(st.integers(0, 6))
+    if shape == 0:
+        return {field: value}
+    if shape == 1:
+        return {field: {"$eq": value}}
+    if shape == 2:
+        return {field: {"$in": draw(st.lists(QUERY_VALUES, max_size=3))}}
+    if shape == 3:
+        return {"$and": [{field: value}, {draw(FIELDS): {"$ne": draw(QUERY_VALUES)}}]}
+    if shape == 4:
+        return {field: value, "_id": {"$gte": draw(st.integers(0, 8))}}
+    if shape == 5:
+        return {"_id": draw(st.integers(0, 8)), field: value}
+    return {"$or": [{field: value}, {draw(FIELDS): draw(QUERY_VALUES)}]}
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> dict[str, Any]:
+    document: dict[str, Any] = {"_id": draw(st.integers(0, 8))}
+    for field in draw(st.sets(FIELDS)):
+        document[field] = draw(VALUES)
+    return document
+
+
+@st.composite
+def updates(draw: st.DrawFn) -> dict[str, Any]:
+    field = draw(FIELDS)
+    kind = draw(st.sampled_from(["$set", "$unset", "$push", "$addToSet", "$pull"]))
+    if kind == "$unset":
+        return {"$unset": {field: ""}}
+    return {kind: {field: draw(st.sampled_from(["x", "y", "z", None, True]))}}
+
+
+OPERATIONS = st.one_of(
+    st.tuples(st.just("insert"), documents()),
+    st.tuples(st.just("update_one"), filters(), updates(), st.booleans()),
+    st.tuples(st.just("update_many"), filters(), updates()),
+    st.tuples(st.just("find_one_and_update"), filters(), updates()),
+    st.tuples(st.just("replace_one"), filters(), documents()),
+    st.tuples(st.just("delete_one"), filters()),
+    st.tuples(st.just("delete_many"), filters()),
+)
+
+
+def fresh_database(*, tz_aware: bool = False) -> Any:
+    # All clients share one server store: a new database name keeps cases apart.
+    return mongomock.MongoClient(tz_aware=tz_aware)[uuid.uuid4().hex]
+
+
+def apply(collection: Any, operation: tuple[Any, ...]) -> Any:
+    # mongomock keeps the objects it is given: each side gets its own copies.
+    name, *args = copy.deepcopy(operation)
+    try:
+        if name == "insert":
+            return collection.insert_one(args[0]).inserted_id
+        if name == "update_one":
+            # Upserts only with a pinned _id: generated ObjectIds would differ between sides.
+            upsert = args[2] and isinstance(args[0].get("_id"), int)
+            result = collection.update_one(args[0], args[1], upsert=upsert)
+            return result.matched_count, result.modified_count, result.upserted_id
+        if name == "update_many":
+            result = collection.update_many(*args)
+            return result.matched_count, result.modified_count
+        if name == "find_one_and_update":
+            return collection.find_one_and_update(*args, return_document=ReturnDocument.AFTER)
+        if name == "replace_one":
+            replacement = {k: v for k, v in args[1].items() if k != "_id"}
+            return collection.replace_one(args[0], replacement).matched_count
+        if name == "delete_one":
+            return collection.delete_one(args[0]).deleted_count
+        return collection.delete_many(args[0]).deleted_count
+    except Exception as error:  # both sides must fail the same way
+        return type(error).__name__
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(operations=st.lists(OPERATIONS, max_size=25), probes=st.lists(filters(), max_size=6))
+def test_indexed_and_scanned_collections_agree(
+    operations: list[tuple[Any, ...]], probes: list[dict[str, Any]]
+) -> None:
+    database = fresh_database()
+    indexed, scanned = database.indexed, database.scanned
+    for field in ("a", "b"):
+        indexed.create_index([(field, ASCENDING), ("c", ASCENDING)])
+    indexed.create_index([("c", ASCENDING)])
+    indexed.find_one({"a": "warm the index before any document exists"})
+    for operation in operations:
+        assert apply(indexed, operation) == apply(scanned, operation), operation
+        for probe in probes:
+            assert list(indexed.find(probe)) == list(scanned.find(probe)), probe
+    assert list(indexed.find()) == list(scanned.find())
+
+
+def test_a_filter_that_pins_an_indexed_field_reads_only_its_documents() -> None:
+    collection = fresh_database().claims
+    collection.create_index([("user_id", ASCENDING)])
+    collection.insert_many([{"_id": n, "user_id": f"u{n % 10}"} for n in range(1000)])
+    collection.find_one({"user_id": "u1"})
+    scanned: list[Any] = []
+    index = collection._store.__dict__["_field_index"]
+    original = index.candidates
+
+    def counting(field: str, values: list[Any]) -> list[Any]:
+        found: list[Any] = original(field, values)
+        scanned.extend(found)
+        return found
+
+    index.candidates = counting
+    assert [d["_id"] for d in collection.find({"user_id": "u3"})] == list(range(3, 1000, 10))
+    assert len(scanned) == 100
+
+
+def test_an_update_whose_own_query_builds_the_index_refiles_what_it_changed() -> None:
+    collection = fresh_database().players
+    collection.create_index([("team", ASCENDING)])
+    collection.insert_one({"_id": 1})
+    collection.update_many({"team": None}, {"$set": {"team": "red"}})
+    assert collection.find_one({"team": "red"}) == {"_id": 1, "team": "red"}
+    assert collection.find_one({"team": None}) is None
+
+
+def test_a_malformed_filter_fails_even_when_the_index_finds_nothing() -> None:
+    collection = fresh_database().events
+    collection.create_index([("status", ASCENDING)])
+    collection.insert_one({"_id": 1, "status": "ACTIVE"})
+    with pytest.raises(mongomock.OperationFailure):
+        collection.find_one({"title": {"$bogus": 1}, "status": "DRAFT"})
+
+
+NAIVE_TIMES = st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2026, 1, 2))
+SIMPLE_VALUES = [
+    st.text(max_size=3),
+    st.integers(-3, 3),
+    NAIVE_TIMES,
+    NAIVE_TIMES.map(lambda t: t.replace(tzinfo=UTC)),
+]
+ANY_VALUE = st.one_of(*SIMPLE_VALUES, st.sampled_from([None, True, 1.5, [], ["b", "a"]]))
+
+
+@st.composite
+def sortable_documents(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Documents whose sort fields mostly hold one simple type; some lack the field or
+    hold a stray value, which must fall back to mongomock's comparator."""
+    kinds = {field: draw(st.sampled_from(SIMPLE_VALUES)) for field in ("a", "b")}
+    documents = []
+    for n in range(draw(st.integers(0, 12))):
+        document: dict[str, Any] = {"_id": n}
+        for field, kind in kinds.items():
+            roll = draw(st.integers(0, 19))
+            if roll:
+                document[field] = draw(kind if roll > 1 else ANY_VALUE)
+        documents.append(document)
+    return documents
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    documents=sortable_documents(),
+    order=st.lists(
+        st.tuples(st.sampled_from(["a", "b", "_id", "$natural"]), st.sampled_from([1, -1])),
+        min_size=1,
+        max_size=3,
+    ),
+    skip=st.integers(0, 4),
+    limit=st.integers(-3, 6),
+    projection=st.sampled_from([None, {}, {"a": 1}, {"b": 0}, {"_id": 0, "a": 1}]),
+    tz_aware=st.booleans(),
+)
+def test_sorted_pages_are_what_mongomock_returns(
+    documents: list[dict[str, Any]],
+    order: list[tuple[str, int]],
+    skip: int,
+    limit: int,
+    projection: dict[str, int] | None,
+    tz_aware: bool,
+) -> None:
+    collection = fresh_database(tz_aware=tz_aware).sorted
+    if documents:
+        collection.insert_many(documents)
+    expected = list(emulator._dataset(collection, {}, order, projection, dict))
+    if tz_aware and not projection:  # copied and made aware in one pass
+        expected = [emulator._aware(d) for d in expected]
+    assert list(collection._get_dataset({}, order, projection, dict)) == expected
+
+    page = collection.find(projection=projection, sort=order, skip=skip, limit=limit)
+    reference = collection.find(projection=projection, sort=order, skip=skip, limit=limit)
+    assert list(page) == emulator._results(reference, with_limit_and_skip=True)
+
+
+BSON_LIKE = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(),
+        st.text(),
+        st.binary(max_size=4),
+        st.datetimes(),
+        st.datetimes(timezones=st.just(UTC)),
+        st.builds(ObjectId),
+        st.builds(bytearray, st.binary(max_size=4)),
+    ),
+    lambda inner: (
+        st.lists(inner)
+        | st.dictionaries(st.text(), inner)
+        | st.dictionaries(st.text(), inner).map(OrderedDict)
+        | st.tuples(inner)
+    ),
+)
+
+
+def mutable_ids(value: Any) -> set[int]:
+    """ids of the containers a copy must not share with its original."""
+    if isinstance(value, dict):
+        return {id(value), *(i for x in value.values() for i in mutable_ids(x))}
+    if isinstance(value, list | tuple):
+        own = {id(value)} if isinstance(value, list) else set()
+        return own | {i for x in value for i in mutable_ids(x)}
+    return {id(value)} if isinstance(value, bytearray) else set()
+
+
+@given(BSON_LIKE)
+def test_the_fast_deep_copy_is_a_deep_copy(value: Any) -> None:
+    copied = emulator._deepcopy(value)
+    assert repr(copied) == repr(copy.deepcopy(value))
+    assert not mutable_ids(copied) & mutable_ids(value)
+
+
+def as_mongomock_computes(module: Any, name: str, original: Any, *args: Any) -> Any:
+    """What mongomock's own function returns: it recurses through its module global,
+    which the shim replaced."""
+    with mock.patch.object(module, name, original):
+        return original(*args)
+
+
+@given(BSON_LIKE, st.sampled_from([dict, OrderedDict]))
+def test_documents_are_copied_out_as_mongomock_copies_them(value: Any, container: type) -> None:
+    expected = as_mongomock_computes(
+        mongomock.collection, "_copy_field", emulator._copy_field, value, container
+    )
+    copied = emulator._copy_out(value, container)
+    assert repr(copied) == repr(expected)
+    # Shares with the stored document exactly what mongomock's copy shares (tuples' insides).
+    assert mutable_ids(copied) & mutable_ids(value) == mutable_ids(expected) & mutable_ids(value)
+
+
+@given(BSON_LIKE)
+def test_times_are_made_aware_as_mongomock_makes_them(value: Any) -> None:
+    expected = as_mongomock_computes(
+        mongomock.helpers, "make_datetime_timezone_aware_in_document", emulator._aware, value
+    )
+    assert repr(emulator._make_aware(value)) == repr(expected)
+
+
+@given(BSON_LIKE, st.sampled_from([dict, OrderedDict]))
+def test_copying_out_aware_is_one_pass_of_both(value: Any, container: type) -> None:
+    assert repr(emulator._copy_out_aware(value, container)) == repr(
+        emulator._make_aware(emulator._copy_out(value, container))
+    )
+
+
+@given(BSON_LIKE)
+def test_incoming_times_are_stored_as_mongomock_stores_them(value: Any) -> None:
+    expected = as_mongomock_computes(
+        mongomock.helpers, "patch_datetime_awareness_in_document", emulator._patch_times, value
+    )
+    assert repr(emulator._stored_times(value)) == repr(expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    documents=st.lists(documents(), max_size=6),
+    filter=st.one_of(filters(), st.just({}), st.integers(0, 8)),
+    projection=st.sampled_from([None, {}, {"a": 1}, {"b": 0}, {"_id": 0, "c": 1}]),
+    tz_aware=st.booleans(),
+)
+def test_find_one_is_the_first_document_find_returns(
+    documents: list[dict[str, Any]], filter: Any, projection: Any, tz_aware: bool
+) -> None:
+    collection = fresh_database(tz_aware=tz_aware).things
+    collection.create_index([("a", ASCENDING)])
+    for document in documents:
+        apply(collection, ("insert", {**document, "at": datetime(2026, 3, 2, 12, 0, 0, 123456)}))
+    query = filter if isinstance(filter, dict) else {"_id": filter}
+    expected = next(iter(collection.find(query, projection=projection)), None)
+    assert collection.find_one(filter, projection=projection) == expected
