@@ -389,8 +389,8 @@ class Progress:
     status: ProgressStatus = ProgressStatus.IN_PROGRESS
     completed_at: datetime | None = None
     claimed: Mapping[str, int] = field(default_factory=dict)
-    # Claim attempts decided against this progress, by request_id (see Attempt).
-    attempts: Mapping[str, Attempt] = field(default_factory=dict)
+    # Claim attempts decided against this progress (see Attempt), failures included.
+    attempt_count: int = 0
     # False for a player who has not taken part yet (nothing is stored).
     exists: bool = True
 
@@ -555,7 +555,7 @@ def decide_claim(
     request: ClaimRequest, event: Event, progress: Progress, now: datetime
 ) -> tuple[Reward, int]:
     """The reward and the amount to grant; otherwise a DomainError with a distinct reason."""
-    if len(progress.attempts) >= MAX_CLAIM_ATTEMPTS:
+    if progress.attempt_count >= MAX_CLAIM_ATTEMPTS:
         raise ResourceExhausted(
             f"at most {MAX_CLAIM_ATTEMPTS} claim attempts per player and event",
             reason="TOO_MANY_ATTEMPTS",

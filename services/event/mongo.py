@@ -277,12 +277,13 @@ def _progress(doc: Mapping[str, Any]) -> Progress:
         status=ProgressStatus(doc["status"]),
         completed_at=doc.get("completed_at"),
         claimed=dict(doc.get("claimed", {})),
-        attempts=_attempts(doc.get("attempts", [])),
+        attempt_count=doc.get("attempt_count", 0),
     )
 
 
-# Bookkeeping arrays only the update filters need; never shipped back to the service.
-_PROGRESS_PROJECTION = {"processed_ids": 0, "claim_request_ids": 0}
+# The arrays grow with every login and claim: only the update filters need the id lists,
+# and the attempts are read one request_id at a time (`attempt`), on the rare paths.
+_PROGRESS_PROJECTION = {"processed_ids": 0, "claim_request_ids": 0, "attempts": 0}
 
 
 def _room_for_another_attempt() -> dict[str, Any]:
@@ -312,6 +313,7 @@ class MongoProgresses:
                 "claimed": {},
                 "claim_request_ids": [],
                 "attempts": [],
+                "attempt_count": 0,
                 "created_at": now,
             },
         }
@@ -338,9 +340,13 @@ class MongoProgresses:
         )
         return _progress(doc) if doc else None
 
-    async def grant(
-        self, event_id: str, user_id: str, attempt: Attempt, limit: int
-    ) -> Progress | None:
+    async def attempt(self, event_id: str, user_id: str, request_id: str) -> Attempt | None:
+        doc = await self._c.find_one(
+            {"_id": progress_id(event_id, user_id)}, projection={"attempts": 1}
+        )
+        return _attempts(doc.get("attempts", [])).get(request_id) if doc else None
+
+    async def grant(self, event_id: str, user_id: str, attempt: Attempt, limit: int) -> int | None:
         counter = f"claimed.{attempt.reward_id}"
         doc = await self._c.find_one_and_update(
             {
@@ -352,15 +358,16 @@ class MongoProgresses:
                 counter: {"$not": {"$gt": limit - attempt.amount}},
             },
             {
-                "$inc": {counter: attempt.amount},
+                "$inc": {counter: attempt.amount, "attempt_count": 1},
                 "$push": {
                     "claim_request_ids": attempt.request_id,
                     "attempts": _attempt_doc(attempt),
                 },
             },
+            projection={counter: 1},
             return_document=ReturnDocument.AFTER,
         )
-        return _progress(doc) if doc else None
+        return int(doc["claimed"][attempt.reward_id]) if doc else None
 
     async def record_failure(self, event_id: str, user_id: str, attempt: Attempt) -> bool:
         result = await self._c.update_one(
@@ -369,7 +376,13 @@ class MongoProgresses:
                 "claim_request_ids": {"$ne": attempt.request_id},
                 **_room_for_another_attempt(),
             },
-            {"$push": {"claim_request_ids": attempt.request_id, "attempts": _attempt_doc(attempt)}},
+            {
+                "$inc": {"attempt_count": 1},
+                "$push": {
+                    "claim_request_ids": attempt.request_id,
+                    "attempts": _attempt_doc(attempt),
+                },
+            },
         )
         return bool(result.matched_count)
 
@@ -438,14 +451,13 @@ class MongoClaimLog:
     async def finish(self, claim: Claim) -> Claim:
         fields = _claim_doc(claim)
         del fields["_id"]
-        doc = await self._c.find_one_and_update(
-            {"_id": claim.request_id, "status": ClaimStatus.PENDING.value},
-            {"$set": fields},
-            return_document=ReturnDocument.AFTER,
+        result = await self._c.update_one(
+            {"_id": claim.request_id, "status": ClaimStatus.PENDING.value}, {"$set": fields}
         )
-        if doc is None:
-            doc = await self._c.find_one({"_id": claim.request_id})
-        return _claim(doc) if doc else claim
+        if result.matched_count:
+            return claim
+        stored = await self.get(claim.request_id)
+        return stored or claim
 
     async def get(self, request_id: str) -> Claim | None:
         doc = await self._c.find_one({"_id": request_id})

@@ -66,15 +66,18 @@ class Progresses(Protocol):
     async def complete(self, event_id: str, user_id: str, now: datetime) -> Progress | None:
         """IN_PROGRESS → COMPLETED; None if there is no IN_PROGRESS document."""
 
-    async def grant(
-        self, event_id: str, user_id: str, attempt: Attempt, limit: int
-    ) -> Progress | None:
+    async def attempt(self, event_id: str, user_id: str, request_id: str) -> Attempt | None:
+        """The attempt recorded for request_id in this progress, if it was decided here."""
+
+    async def grant(self, event_id: str, user_id: str, attempt: Attempt, limit: int) -> int | None:
         """Atomically adds `attempt.amount` to the reward's claimed total and records the
-        attempt, if the progress is COMPLETED, the request_id is new and the total stays
-        within `limit`. None if any of that does not hold."""
+        attempt, if the progress is COMPLETED, the request_id is new, there is room for
+        another attempt and the total stays within `limit`. Returns the new total, or None
+        if any of that does not hold."""
 
     async def record_failure(self, event_id: str, user_id: str, attempt: Attempt) -> bool:
-        """Records a failed attempt if the request_id is new; False otherwise."""
+        """Records a failed attempt if the request_id is new and there is room for another
+        attempt; False otherwise."""
 
     async def counts(self, event_id: str) -> tuple[int, int]:
         """(participants, completed)."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -60,6 +60,7 @@ from services.event.domain import (
     event_changes_summary,
     new_id,
     new_reward,
+    to_millis,
     update_event,
 )
 from services.event.ports import (
@@ -223,7 +224,7 @@ class EventUseCases:
 
     async def claim(self, request: ClaimRequest) -> Claim:
         request.validate()
-        now = self._clock.now()
+        now = to_millis(self._clock.now())  # as stored: a replay returns the same instant
         # Binds the request_id to these parameters before anything is granted, so it can
         # take effect in one progress document only, whoever else sends it.
         logged = await self._claims.reserve(request.reservation(now))
@@ -233,9 +234,15 @@ class EventUseCases:
             return _replay(request, logged)
         event = await self._events.get(request.event_id)
         progress = await self._progress(request.event_id, request.user_id)
+        # A PENDING entry this call did not create may belong to an attempt decided already.
+        maybe_decided = logged is not None
         for _ in range(_GRANT_ATTEMPTS):
-            if request.request_id in progress.attempts:
-                return await self._settle(request, progress.attempts[request.request_id])
+            if maybe_decided:
+                decided = await self._progresses.attempt(
+                    request.event_id, request.user_id, request.request_id
+                )
+                if decided is not None:
+                    return await self._settle(request, decided)
             try:
                 if event is None:
                     raise NotFound(
@@ -253,13 +260,16 @@ class EventUseCases:
                 limit=reward.amount,
                 at=now,
             )
-            granted = await self._progresses.grant(
+            total = await self._progresses.grant(
                 request.event_id, request.user_id, attempt, reward.amount
             )
-            if granted is not None:
-                return await self._settle(request, granted.attempts[request.request_id])
+            if total is not None:
+                return await self._settle(
+                    request, replace(attempt, remaining=max(reward.amount - total, 0))
+                )
             # Lost a race (a duplicate of this request, or other claims): decide again.
             progress = await self._progress(request.event_id, request.user_id)
+            maybe_decided = True
         raise Unavailable("too many concurrent claims for this reward; retry", reason="CONTENDED")
 
     async def _fail(
@@ -288,8 +298,10 @@ class EventUseCases:
             # A duplicate of this request was decided meanwhile: its record wins. Otherwise
             # the document is full of attempts, and then nothing can be granted to this
             # player in this event any more: logging the failure alone is safe.
-            progress = await self._progress(request.event_id, request.user_id)
-            attempt = progress.attempts.get(request.request_id, attempt)
+            decided = await self._progresses.attempt(
+                request.event_id, request.user_id, request.request_id
+            )
+            attempt = decided or attempt
         return await self._settle(request, attempt)
 
     async def _settle(self, request: ClaimRequest, attempt: Attempt) -> Claim:

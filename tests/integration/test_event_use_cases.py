@@ -1091,7 +1091,7 @@ async def test_a_player_runs_out_of_claim_attempts_and_nothing_more_is_granted(
     assert refused.reason == "TOO_MANY_ATTEMPTS"
     assert await claimed(world, event) == 1
     _, progress = await world.uc.get_progress(event.id, PLAYER)
-    assert len(progress.attempts) == 3
+    assert progress.attempt_count == 3
     logged = {c.request_id: c.failure_reason for c in await claim_log(world, event_id=event.id)}
     assert logged["claim-0004"] == "TOO_MANY_ATTEMPTS"
     assert len(logged) == 4
