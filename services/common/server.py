@@ -20,7 +20,28 @@ log = logging.getLogger("server")
 T = TypeVar("T")
 
 # Registers a servicer on a server, e.g. auth_pb2_grpc.add_AuthServiceServicer_to_server.
-Registration = tuple[Callable[[Any, grpc.aio.Server], None], object]
+Registration = tuple[Callable[[Any, Any], None], object]
+
+
+class _GenericHandlersOnly:
+    """What a generated `add_*Servicer_to_server` sees: the server, minus registered methods.
+
+    grpc.aio queues the calls of each registered method apart. Under a mixed load the
+    busiest method's calls waited behind the rest: in the benchmark's mixed workload
+    GetMyProgress (half the calls) spent ~80 ms queued against ~10 ms for ClaimReward and
+    ListMyClaims, its handler taking 0.2 ms; p99 160 ms. Served through the generic
+    handlers alone, calls are taken in arrival order: every kind p50 ~43 ms, p99 ~71 ms
+    at the same throughput.
+    """
+
+    def __init__(self, server: grpc.aio.Server) -> None:
+        self._server = server
+
+    def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler]) -> None:
+        self._server.add_generic_rpc_handlers(handlers)
+
+    def add_registered_method_handlers(self, service: str, handlers: Any) -> None:
+        """Ignored: the generic handler added alongside serves the same methods."""
 
 
 @dataclass
@@ -61,10 +82,11 @@ async def start_grpc(
         interceptors=interceptors,
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 4 * 1024 * 1024)],
     )
+    generic_only: Any = _GenericHandlersOnly(server)
     for add, servicer in registrations:
-        add(servicer, server)
+        add(servicer, generic_only)
     health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, generic_only)
     reflection.enable_server_reflection(
         [s.full_name for s in MESH_SERVICES] + [health.SERVICE_NAME, reflection.SERVICE_NAME],
         server,
