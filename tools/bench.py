@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import random
 import secrets
@@ -18,7 +19,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,11 @@ class Result:
     p50_ms: float
     p99_ms: float
     vs_baseline: float = 0.0
+    # CPU time each mesh process spent per request during the workload: steadier than
+    # rps on a shared machine, and it shows where the time goes.
+    cpu_ms_per_request: dict[str, float] = field(default_factory=dict)
+    # For the mixed workload: p50/p99 ms of each kind of call in it.
+    by_call: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -96,7 +102,7 @@ async def drive(
         seconds=round(elapsed, 2),
         rps=round(len(latencies) / elapsed, 1),
         p50_ms=round(statistics.median(ordered) * 1000, 2),
-        p99_ms=round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2),
+        p99_ms=_ms(ordered, 0.99),
     )
 
 
@@ -107,6 +113,7 @@ class Bench:
         self.seconds = seconds
         self.concurrency = concurrency
         self.players: list[Player] = []
+        self.mixed_latencies: dict[str, list[float]] = {}
         self.event_id = ""
         self.reward_id = ""
 
@@ -173,6 +180,18 @@ class Bench:
             await asyncio.gather(*(make_player(n) for n in range(self.player_count)))
         )
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds (user + system) used so far by each mesh process; Linux only."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        used = {}
+        for name, process in self.mesh.processes.items():
+            try:
+                fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            used[name] = (int(fields[11]) + int(fields[12])) / ticks
+        return used
+
     def player(self, i: int) -> Player:
         return self.players[i % len(self.players)]
 
@@ -219,9 +238,21 @@ class Bench:
                 ),
             ]
             for name, transport, call in workloads:
+                self.mixed_latencies = {}
+                before = self.cpu_seconds()
                 result = await drive(
                     name, transport, call, seconds=self.seconds, concurrency=self.concurrency
                 )
+                after = self.cpu_seconds()
+                result.cpu_ms_per_request = {
+                    process: round((after[process] - spent) * 1000 / max(result.requests, 1), 3)
+                    for process, spent in before.items()
+                    if process in after
+                }
+                result.by_call = {
+                    kind: {"p50_ms": _ms(samples, 0.5), "p99_ms": _ms(samples, 0.99)}
+                    for kind, samples in sorted(self.mixed_latencies.items())
+                }
                 results.append(result)
                 print(
                     f"  {name:<24} {transport:<5} {result.rps:>8.1f} rps"
@@ -286,17 +317,23 @@ class Bench:
         self, stub: Any, rest: aiohttp.ClientSession, i: int, *, grpc_transport: bool
     ) -> None:
         roll = random.random()  # noqa: S311 - workload mix, not security
+        started = time.perf_counter()
         if roll < 0.5:
+            kind = "GetMyProgress"
             await (self._progress_grpc(stub, i) if grpc_transport else self._progress_rest(rest, i))
         elif roll < 0.8:
+            kind = "ClaimReward"
             await (self._claim_grpc(stub, i) if grpc_transport else self._claim_rest(rest, i))
         else:
+            kind = "ListMyClaims"
             await (self._history_grpc(stub, i) if grpc_transport else self._history_rest(rest, i))
+        self.mixed_latencies.setdefault(kind, []).append(time.perf_counter() - started)
 
     async def pipeline(self, logins: int) -> Result:
         """Publishes synthetic logins straight to JetStream and times until all are processed."""
         connection = await nats.connect(f"nats://127.0.0.1:{self.mesh.ports.nats}")
         js = connection.jetstream()
+        before = self.cpu_seconds()
         try:
             now = datetime.now(UTC).isoformat()
             started = time.monotonic()
@@ -335,20 +372,40 @@ class Bench:
             round(logins / elapsed, 1),
             0.0,
             0.0,
+            cpu_ms_per_request={
+                process: round((spent - before[process]) * 1000 / logins, 3)
+                for process, spent in self.cpu_seconds().items()
+                if process in before
+            },
         )
+
+
+def _ms(samples: list[float], quantile: float) -> float:
+    ordered = sorted(samples)
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * quantile))] * 1000, 2)
 
 
 def _table(results: list[Result]) -> str:
     lines = [
-        "| workload | transport | rps | p50 ms | p99 ms | errors | vs baseline |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| workload | transport | rps | p50 ms | p99 ms | errors | vs baseline "
+        "| event CPU ms/req |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         ratio = f"{r.vs_baseline:.2f}" if r.vs_baseline else "-"
+        event_cpu = r.cpu_ms_per_request.get("event")
+        # The pipeline is timed as a whole: it has no per-request latencies.
+        p50, p99 = (r.p50_ms, r.p99_ms) if r.p99_ms else ("-", "-")
         lines.append(
-            f"| {r.workload} | {r.transport} | {r.rps:.0f} | {r.p50_ms} | {r.p99_ms} "
-            f"| {r.errors} | {ratio} |"
+            f"| {r.workload} | {r.transport} | {r.rps:.0f} | {p50} | {p99} "
+            f"| {r.errors} | {ratio} | {'-' if event_cpu is None else f'{event_cpu:.2f}'} |"
         )
+    for r in results:
+        if r.by_call:
+            calls = "; ".join(
+                f"{kind} p50 {q['p50_ms']} / p99 {q['p99_ms']} ms" for kind, q in r.by_call.items()
+            )
+            lines.append(f"\n{r.workload} ({r.transport}) by call: {calls}")
     return "\n".join(lines)
 
 
