@@ -19,8 +19,12 @@ finds the candidates, the full filter is applied to each one, in the collection'
 - Copying documents out (and making their times UTC-aware, in the same pass), and
   normalising the times of documents coming in, take fast paths for dicts, lists and
   immutable scalars; anything else goes to mongomock's own functions.
-- Deep copies (the snapshot before every update) know BSON documents: dicts, lists and
-  immutable scalars; anything else goes to `copy.deepcopy`.
+- Deep copies know BSON documents: dicts, lists and immutable scalars; anything else
+  goes to `copy.deepcopy`.
+- The snapshot mongomock takes of a document before updating it in place (to tell whether
+  it changed, and to roll back) copies only the containers along the paths the update's
+  operators name; everything else is shared, as the update cannot change it. Updates
+  with other operators, or paths through arrays, get a full deep copy.
 - TTL expiry runs at most once a second (MongoDB's own TTL monitor runs once a minute)
   instead of on every access.
 """
@@ -30,7 +34,6 @@ from __future__ import annotations
 import copy
 import itertools
 import time
-import types
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -185,12 +188,16 @@ def _handing_out(store: Any, documents: Iterator[Any]) -> Iterator[Any]:
     changing: list[Any] | None = store.__dict__.get("_changing")
     if changing is None:
         return documents
-    return _noting(changing, documents)
+    return _noting(changing, store.__dict__.get("_touching"), documents)
 
 
-def _noting(changing: list[Any], documents: Iterator[Any]) -> Iterator[Any]:
+def _noting(
+    changing: list[Any], touching: _PathTree | None, documents: Iterator[Any]
+) -> Iterator[Any]:
     for document in documents:
         changing.append(document["_id"])
+        # mongomock snapshots the document it is handed before it changes it.
+        _snapshots.next = None if touching is None else (document, touching)
         yield document
 
 
@@ -289,7 +296,7 @@ def _get_dataset(self: Any, spec: Any, sort: Any, fields: Any, as_class: Any) ->
 
 def _first(self: Any, filter: Any = None, *args: Any, **kwargs: Any) -> Any:
     """`find_one` without building a cursor: the first document `find` would return."""
-    if args or not kwargs.keys() <= {"projection"}:
+    if args or not kwargs.keys() <= {"projection", "sort"} or kwargs.get("sort") is not None:
         return _find_one(self, filter, *args, **kwargs)
     if filter is None:
         filter = {}
@@ -338,6 +345,86 @@ def _natively_ordered(documents: list[Any], key: str) -> bool:
         if type(value) is not kind or (kind is datetime and (value.tzinfo is not None) != aware):
             return False
     return True
+
+
+# Update operators that change only what their paths name: the value there is replaced,
+# or (arrays) gains or loses elements; no element of it is changed in place.
+_PATH_OPERATORS = frozenset(
+    {
+        "$set",
+        "$setOnInsert",
+        "$unset",
+        "$inc",
+        "$min",
+        "$max",
+        "$mul",
+        "$push",
+        "$addToSet",
+        "$pull",
+    }
+)
+# field -> the paths below it an update names ({} where a path ends).
+_PathTree = dict[str, "_PathTree"]
+
+
+def _touched_paths(update: Any) -> _PathTree | None:
+    """The fields an update document's operators name, as a tree; None if it may change
+    anything else (a pipeline, another operator, a malformed update)."""
+    if not isinstance(update, Mapping) or not update:
+        return None
+    tree: _PathTree = {}
+    for operator, fields in update.items():
+        if operator not in _PATH_OPERATORS or not isinstance(fields, Mapping) or not fields:
+            return None
+        for path in fields:
+            if not isinstance(path, str):
+                return None
+            node = tree
+            for part in path.split("."):
+                node = node.setdefault(part, {})
+    return tree
+
+
+def _copy_along(value: Any, paths: _PathTree) -> Any:
+    """A copy of `value` that shares everything except the containers along `paths`:
+    each of those is copied (shallowly) at every level. A path that leads into anything
+    but a sub-document (an array element, `$` positions) copies that part in full."""
+    copied = copy.copy(value) if type(value) in (dict, list, OrderedDict) else value
+    for field, below in paths.items():
+        if type(copied) is not dict and type(copied) is not OrderedDict:
+            return _deepcopy(value)
+        held = copied.get(field, _ABSENT)
+        if held is _ABSENT:
+            continue
+        if not below:
+            copied[field] = copy.copy(held) if type(held) in (dict, list, OrderedDict) else held
+        elif type(held) is dict or type(held) is OrderedDict:
+            copied[field] = _copy_along(held, below)
+        else:
+            copied[field] = _deepcopy(held)
+    return copied
+
+
+class _Snapshots:
+    """What mongomock's collection module sees as its `copy` module. `deepcopy` of the
+    document an update was just handed (see `_handing_out`) copies only along the paths
+    the update names; every other deep copy is `_deepcopy`."""
+
+    copy = staticmethod(copy.copy)
+
+    def __init__(self) -> None:
+        # The document about to be snapshotted, and the paths its update names.
+        self.next: tuple[Any, _PathTree] | None = None
+
+    def deepcopy(self, value: Any, memo: Any = None) -> Any:
+        upcoming = self.next
+        if upcoming is not None and value is upcoming[0]:
+            self.next = None
+            return _copy_along(value, upcoming[1])
+        return _deepcopy(value, memo)
+
+
+_snapshots = _Snapshots()
 
 
 def _deepcopy(value: Any, memo: Any = None) -> Any:
@@ -417,16 +504,21 @@ def _make_aware(value: Any) -> Any:
     return _aware(value)
 
 
-def _update_refiling(self: Any, *args: Any, **kwargs: Any) -> Any:
+def _update_refiling(self: Any, spec: Any, document: Any, *args: Any, **kwargs: Any) -> Any:
     store = self._store
-    outer = store.__dict__.get("_changing")
-    store._changing = []
+    outer_changing, outer_touching = (
+        store.__dict__.get("_changing"),
+        store.__dict__.get("_touching"),
+    )
+    store._changing, store._touching = [], _touched_paths(document)
     try:
-        return _update(self, *args, **kwargs)
+        return _update(self, spec, document, *args, **kwargs)
     finally:
-        changed, store._changing = store._changing, outer
-        if outer is not None:
-            outer.extend(changed)
+        _snapshots.next = None
+        changed = store._changing
+        store._changing, store._touching = outer_changing, outer_touching
+        if outer_changing is not None:
+            outer_changing.extend(changed)
         # Looked up now: the update's own query may have built the index.
         index = _index_of(store)
         if index is not None:
@@ -473,8 +565,7 @@ def install() -> None:
     setattr(mongomock.collection, "_copy_field", _copy_out)  # noqa: B010
     setattr(mongomock.helpers, "make_datetime_timezone_aware_in_document", _make_aware)  # noqa: B010
     setattr(mongomock.helpers, "patch_datetime_awareness_in_document", _stored_times)  # noqa: B010
-    fast_copy = types.SimpleNamespace(deepcopy=_deepcopy, copy=copy.copy)
-    setattr(mongomock.collection, "copy", fast_copy)  # noqa: B010
+    setattr(mongomock.collection, "copy", _snapshots)  # noqa: B010
     setattr(store, "__setitem__", _store_set)  # noqa: B010
     setattr(store, "__delitem__", _store_delete)  # noqa: B010
     setattr(store, "drop", _store_drop)  # noqa: B010

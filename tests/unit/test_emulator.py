@@ -327,3 +327,87 @@ def test_find_one_is_the_first_document_find_returns(
     query = filter if isinstance(filter, dict) else {"_id": filter}
     expected = next(iter(collection.find(query, projection=projection)), None)
     assert collection.find_one(filter, projection=projection) == expected
+
+
+PATHS = st.sampled_from(["a", "a.x", "a.y", "a.x.k", "b", "b.0", "b.$", "u", "_id", "n"])
+NESTED_VALUES = st.one_of(
+    st.sampled_from(["x", "y", 1, 2, None]),
+    st.lists(st.sampled_from(["x", "y", 1]), max_size=3),
+    st.fixed_dictionaries({"k": st.sampled_from(["x", "y"])}),
+)
+
+
+@st.composite
+def nested_documents(draw: st.DrawFn) -> dict[str, Any]:
+    return {
+        "_id": draw(st.integers(0, 4)),
+        "a": {"x": draw(NESTED_VALUES), "y": draw(st.lists(NESTED_VALUES, max_size=3))},
+        "b": draw(st.lists(NESTED_VALUES, max_size=3)),
+        "u": draw(st.integers(0, 3)),
+        "n": draw(st.integers(0, 3)),
+    }
+
+
+@st.composite
+def nested_updates(draw: st.DrawFn) -> dict[str, Any]:
+    update: dict[str, Any] = {}
+    for _ in range(draw(st.integers(1, 3))):
+        operator = draw(
+            st.sampled_from(
+                ["$set", "$unset", "$inc", "$max", "$push", "$addToSet", "$pull", "$pop"]
+            )
+        )
+        value = draw(st.integers(1, 2) if operator in ("$inc", "$max", "$pop") else NESTED_VALUES)
+        update.setdefault(operator, {})[draw(PATHS)] = value
+    return update
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.lists(nested_documents(), max_size=4),
+    operations=st.lists(
+        st.tuples(
+            st.sampled_from(["update_one", "update_many", "find_one_and_update"]),
+            st.one_of(st.just({}), st.builds(lambda n: {"_id": n}, st.integers(0, 4))),
+            nested_updates(),
+        ),
+        max_size=12,
+    ),
+)
+def test_updates_snapshotted_along_their_paths_behave_as_with_full_copies(
+    seed: list[dict[str, Any]], operations: list[tuple[Any, ...]]
+) -> None:
+    """Changes, results, and rollbacks (a duplicate unique key, an altered `_id`) match
+    what the same updates do when mongomock deep-copies the whole document first."""
+    database = fresh_database()
+    along, full = database.along, database.full
+    for collection in (along, full):
+        collection.create_index([("u", ASCENDING)], unique=True)
+        for document in seed:
+            apply(collection, ("insert", document))
+    for operation in operations:
+        got = apply(along, operation)
+        with mock.patch.object(emulator, "_touched_paths", return_value=None):
+            expected = apply(full, operation)
+        assert got == expected, operation
+        assert list(along.find()) == list(full.find()), operation
+
+
+def test_an_update_snapshot_shares_only_what_the_update_cannot_change() -> None:
+    document: dict[str, Any] = {
+        "_id": 1,
+        "claimed": {"r1": 3, "r2": 1},
+        "attempts": [{"id": "a"}],
+        "log": [[1]],
+    }
+    paths = emulator._touched_paths({"$inc": {"claimed.r1": 1}, "$push": {"attempts": {"id": "b"}}})
+    assert paths is not None
+    snapshot = emulator._copy_along(document, paths)
+    assert snapshot == document
+    assert snapshot is not document
+    assert snapshot["claimed"] is not document["claimed"]
+    assert snapshot["attempts"] is not document["attempts"]
+    assert snapshot["attempts"][0] is document["attempts"][0]  # elements are never changed
+    assert snapshot["log"] is document["log"]  # not named by the update
+    assert emulator._touched_paths({"$rename": {"a": "b"}}) is None
+    assert emulator._touched_paths([{"$set": {"a": 1}}]) is None
