@@ -25,6 +25,7 @@ finds the candidates, the full filter is applied to each one, in the collection'
   it changed, and to roll back) copies only the containers along the paths the update's
   operators name; everything else is shared, as the update cannot change it. Updates
   with other operators, or paths through arrays, get a full deep copy.
+- Version numbers mongomock compares on every write are parsed once.
 - TTL expiry runs at most once a second (MongoDB's own TTL monitor runs once a minute)
   instead of on every access.
 """
@@ -32,8 +33,10 @@ finds the candidates, the full filter is applied to each one, in the collection'
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import time
+import types
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -47,6 +50,7 @@ from bson import ObjectId
 from mongomock.filtering import filter_applies as _filter_applies
 from mongomock.filtering import resolve_sort_key as _resolve_sort_key
 from mongomock_motor import AsyncMongoMockCollection, AsyncMongoMockDatabase
+from packaging import version
 
 _EXACT_ID_TYPES = (str, int, ObjectId, uuid.UUID)
 # Query values whose matches are exactly the stored values Python finds equal to them
@@ -566,6 +570,9 @@ def install() -> None:
     setattr(mongomock.helpers, "make_datetime_timezone_aware_in_document", _make_aware)  # noqa: B010
     setattr(mongomock.helpers, "patch_datetime_awareness_in_document", _stored_times)  # noqa: B010
     setattr(mongomock.collection, "copy", _snapshots)  # noqa: B010
+    # mongomock parses the same version numbers again on every insert and $set.
+    parse_once = types.SimpleNamespace(parse=functools.cache(version.parse))
+    setattr(mongomock.collection, "version", parse_once)  # noqa: B010
     setattr(store, "__setitem__", _store_set)  # noqa: B010
     setattr(store, "__delitem__", _store_delete)  # noqa: B010
     setattr(store, "drop", _store_drop)  # noqa: B010

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -45,10 +46,14 @@ def _enum_in(value: int, proto_enum: Any, domain: type[E], field: str) -> E | No
 
 
 def _enum_out(value: enum.Enum | None, proto_enum: Any) -> Any:
-    if value is None:
-        return 0
+    return 0 if value is None else _enum_number(value, proto_enum)
+
+
+@functools.cache
+def _enum_number(value: enum.Enum, proto_enum: Any) -> int:
     prefix = proto_enum.DESCRIPTOR.values[0].name.removesuffix("UNSPECIFIED")
-    return proto_enum.Value(prefix + value.name)
+    number: int = proto_enum.Value(prefix + value.name)
+    return number
 
 
 def _time(message: Message, field: str) -> datetime | None:
