@@ -560,6 +560,21 @@ def decide_claim(
             f"at most {MAX_CLAIM_ATTEMPTS} claim attempts per player and event",
             reason="TOO_MANY_ATTEMPTS",
         )
+    reward = claimable_reward(request, event, now)
+    if progress.status is not ProgressStatus.COMPLETED:
+        raise FailedPrecondition(
+            "complete the event before claiming rewards", reason="NOT_COMPLETED"
+        )
+    remaining = progress.remaining(reward)
+    amount = request.amount or remaining
+    if remaining <= 0 or amount > remaining:
+        raise insufficient(reward, remaining, amount)
+    return reward, amount
+
+
+def claimable_reward(request: ClaimRequest, event: Event, now: datetime) -> Reward:
+    """The checks of `decide_claim` that do not depend on the player: the reward, if the
+    event lets anyone claim it now; otherwise a DomainError."""
     if request.amount < 0:
         raise InvalidArgument.field(
             "amount", "must be positive, or 0/absent for all that remains", reason="INVALID_AMOUNT"
@@ -576,15 +591,7 @@ def decide_claim(
             f"rewards could be claimed until {event.claim_deadline.isoformat()}",
             reason="CLAIM_WINDOW_CLOSED",
         )
-    if progress.status is not ProgressStatus.COMPLETED:
-        raise FailedPrecondition(
-            "complete the event before claiming rewards", reason="NOT_COMPLETED"
-        )
-    remaining = progress.remaining(reward)
-    amount = request.amount or remaining
-    if remaining <= 0 or amount > remaining:
-        raise insufficient(reward, remaining, amount)
-    return reward, amount
+    return reward
 
 
 def insufficient(reward: Reward, remaining: int, requested: int) -> FailedPrecondition:

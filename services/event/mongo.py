@@ -347,6 +347,8 @@ class MongoProgresses:
         return _attempts(doc.get("attempts", [])).get(request_id) if doc else None
 
     async def grant(self, event_id: str, user_id: str, attempt: Attempt, limit: int) -> int | None:
+        if not 0 < attempt.amount <= limit:  # the filter below lets a missing total through
+            return None
         counter = f"claimed.{attempt.reward_id}"
         doc = await self._c.find_one_and_update(
             {

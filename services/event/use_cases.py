@@ -55,6 +55,7 @@ from services.event.domain import (
     RewardDraft,
     check_completable,
     claim_from_attempt,
+    claimable_reward,
     create_event,
     decide_claim,
     event_changes_summary,
@@ -233,9 +234,22 @@ class EventUseCases:
         ):
             return _replay(request, logged)
         event = await self._events.get(request.event_id)
-        progress = await self._progress(request.event_id, request.user_id)
         # A PENDING entry this call did not create may belong to an attempt decided already.
         maybe_decided = logged is not None
+        if not maybe_decided and event is not None and request.amount > 0:
+            # The usual claim, granted without reading the progress first: the grant's
+            # conditions are the player's half of decide_claim, checked atomically. If it
+            # is not granted, the full decision below finds out why.
+            try:
+                reward = claimable_reward(request, event, now)
+            except DomainError:
+                pass
+            else:
+                granted = await self._grant(request, reward, request.amount, now)
+                if granted is not None:
+                    return granted
+                maybe_decided = True  # a duplicate of this request may have been decided
+        progress = await self._progress(request.event_id, request.user_id)
         for _ in range(_GRANT_ATTEMPTS):
             if maybe_decided:
                 decided = await self._progresses.attempt(
@@ -251,26 +265,36 @@ class EventUseCases:
                 reward, amount = decide_claim(request, event, progress, now)
             except DomainError as error:
                 return await self._fail(request, event, progress, error, now)
-            attempt = Attempt(
-                request_id=request.request_id,
-                reward_id=reward.id,
-                reward_name=reward.name,
-                requested_amount=request.amount,
-                amount=amount,
-                limit=reward.amount,
-                at=now,
-            )
-            total = await self._progresses.grant(
-                request.event_id, request.user_id, attempt, reward.amount
-            )
-            if total is not None:
-                return await self._settle(
-                    request, replace(attempt, remaining=max(reward.amount - total, 0))
-                )
+            granted = await self._grant(request, reward, amount, now)
+            if granted is not None:
+                return granted
             # Lost a race (a duplicate of this request, or other claims): decide again.
             progress = await self._progress(request.event_id, request.user_id)
             maybe_decided = True
         raise Unavailable("too many concurrent claims for this reward; retry", reason="CONTENDED")
+
+    async def _grant(
+        self, request: ClaimRequest, reward: Reward, amount: int, now: datetime
+    ) -> Claim | None:
+        """Grants `amount` of the reward if the progress allows it at this instant, and
+        settles the claim; None if it does not allow it (nothing changed)."""
+        attempt = Attempt(
+            request_id=request.request_id,
+            reward_id=reward.id,
+            reward_name=reward.name,
+            requested_amount=request.amount,
+            amount=amount,
+            limit=reward.amount,
+            at=now,
+        )
+        total = await self._progresses.grant(
+            request.event_id, request.user_id, attempt, reward.amount
+        )
+        if total is None:
+            return None
+        return await self._settle(
+            request, replace(attempt, remaining=max(reward.amount - total, 0))
+        )
 
     async def _fail(
         self,

@@ -34,6 +34,7 @@ from services.common.store import Store, connect
 from services.event import domain
 from services.event.domain import (
     ActivityReport,
+    Attempt,
     Claim,
     ClaimRequest,
     ClaimStatus,
@@ -809,6 +810,25 @@ async def test_every_claim_failure_has_its_own_reason_and_is_logged(world: World
     )
     assert await claimed(world, done) == 0
     assert await claimed(world, done, "Elixir") == 5
+
+
+async def test_a_grant_never_exceeds_the_reward_even_into_an_empty_total(world: World) -> None:
+    """The store's grant is the last word on over-claims: a claim is granted without a
+    read of the progress first, so the grant itself must refuse what decide_claim would."""
+    event = await completed_event(world)
+    gold = reward_id(event, "Gold")
+
+    def attempt(request_id: str, amount: int) -> Attempt:
+        return Attempt(request_id, gold, "Gold", amount, amount, limit=100, at=T0)
+
+    progresses = MongoProgresses()
+    assert await progresses.grant(event.id, PLAYER, attempt("too-much", 101), 100) is None
+    assert await progresses.grant(event.id, PLAYER, attempt("nothing", 0), 100) is None
+    assert await progresses.grant(event.id, PLAYER, attempt("all", 100), 100) == 100
+    assert await progresses.grant(event.id, PLAYER, attempt("one-more", 1), 100) is None
+    assert await claimed(world, event) == 100
+    failed = await failure(world.uc.claim(claim_request(event, "after-all", amount=1)))
+    assert failed.reason == "INSUFFICIENT_REMAINING"
 
 
 async def test_every_attempt_appears_in_the_claim_log_exactly_once(world: World) -> None:
