@@ -54,6 +54,9 @@ class Result:
     cpu_ms_per_request: dict[str, float] = field(default_factory=dict)
     # For the mixed workload: p50/p99 ms of each kind of call in it.
     by_call: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Claims each player had in the log when the workload started (the data size that
+    # matters: a claim's progress document and a player's history grow with it).
+    claims_per_player: float = 0.0
 
 
 @dataclass
@@ -116,6 +119,7 @@ class Bench:
         self.mixed_latencies: dict[str, list[float]] = {}
         self.event_id = ""
         self.reward_id = ""
+        self.claims_sent = 0
 
     async def setup(self, rest: httpx.AsyncClient) -> None:
         """One ACTIVITY_COUNT event with a large reward; every player has completed it."""
@@ -239,6 +243,7 @@ class Bench:
             ]
             for name, transport, call in workloads:
                 self.mixed_latencies = {}
+                claims_per_player = round(self.claims_sent / len(self.players), 1)
                 before = self.cpu_seconds()
                 result = await drive(
                     name, transport, call, seconds=self.seconds, concurrency=self.concurrency
@@ -249,6 +254,7 @@ class Bench:
                     for process, spent in before.items()
                     if process in after
                 }
+                result.claims_per_player = claims_per_player
                 result.by_call = {
                     kind: {"p50_ms": _ms(samples, 0.5), "p99_ms": _ms(samples, 0.99)}
                     for kind, samples in sorted(self.mixed_latencies.items())
@@ -279,6 +285,7 @@ class Bench:
             await response.read()
 
     async def _claim_grpc(self, stub: Any, i: int) -> None:
+        self.claims_sent += 1
         await stub.ClaimReward(
             event_pb2.ClaimRewardRequest(
                 event_id=self.event_id,
@@ -291,6 +298,7 @@ class Bench:
         )
 
     async def _claim_rest(self, rest: aiohttp.ClientSession, i: int) -> None:
+        self.claims_sent += 1
         async with rest.post(
             f"/v1/events/{self.event_id}/rewards/{self.reward_id}:claim",
             json={"request_id": uuid.uuid4().hex, "amount": 1},
@@ -377,6 +385,7 @@ class Bench:
                 for process, spent in self.cpu_seconds().items()
                 if process in before
             },
+            claims_per_player=round(self.claims_sent / len(self.players), 1),
         )
 
 
@@ -388,8 +397,8 @@ def _ms(samples: list[float], quantile: float) -> float:
 def _table(results: list[Result]) -> str:
     lines = [
         "| workload | transport | rps | p50 ms | p99 ms | errors | vs baseline "
-        "| event CPU ms/req |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| event CPU ms/req | claims/player |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         ratio = f"{r.vs_baseline:.2f}" if r.vs_baseline else "-"
@@ -398,7 +407,8 @@ def _table(results: list[Result]) -> str:
         p50, p99 = (r.p50_ms, r.p99_ms) if r.p99_ms else ("-", "-")
         lines.append(
             f"| {r.workload} | {r.transport} | {r.rps:.0f} | {p50} | {p99} "
-            f"| {r.errors} | {ratio} | {'-' if event_cpu is None else f'{event_cpu:.2f}'} |"
+            f"| {r.errors} | {ratio} | {'-' if event_cpu is None else f'{event_cpu:.2f}'} "
+            f"| {r.claims_per_player:.0f} |"
         )
     for r in results:
         if r.by_call:
@@ -425,7 +435,8 @@ async def _main(args: argparse.Namespace) -> None:
     table = _table(results)
     print(
         f"\nplayers: {args.players}, one event, {args.concurrency} in flight, "
-        f"{args.seconds:.0f} s per workload\n"
+        f"{args.seconds:.0f} s per workload; claims/player: in the log when the workload "
+        "started\n"
     )
     print(table)
     RESULTS.mkdir(parents=True, exist_ok=True)

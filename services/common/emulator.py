@@ -15,7 +15,9 @@ finds the candidates, the full filter is applied to each one, in the collection'
   BSON-ordering comparator is used, as before.
 - String equalities and inequalities in a filter are tested in plain Python.
 - A cursor with a limit copies out only the documents it returns, not every match, and
-  `find_one` reads its document without building a cursor.
+  `find_one` reads its document without building a cursor. A sorted query on an `_id` or
+  indexed-field value sorts those documents first and tests them in order, so a page
+  tests only the documents up to its end.
 - Copying documents out (and making their times UTC-aware, in the same pass), and
   normalising the times of documents coming in, take fast paths for dicts, lists and
   immutable scalars; anything else goes to mongomock's own functions.
@@ -207,8 +209,21 @@ def _noting(
 
 def _iter_documents(self: Any, filter: Any) -> Iterator[Any]:
     store = self._store
-    if not isinstance(filter, Mapping) or store.is_empty:
+    found = _candidates(self, filter)
+    if found is None:
         return _handing_out(store, _scan(self, filter))
+    candidates, applies = found
+    return _handing_out(store, (d for d in candidates if applies(d)))
+
+
+def _candidates(
+    self: Any, filter: Any
+) -> tuple[list[Any], Callable[[Mapping[str, Any]], bool]] | None:
+    """The documents a filter may match, in collection order, and the test each must
+    pass; None if only a scan will find them (no `_id` or indexed field pinned)."""
+    store = self._store
+    if not isinstance(filter, Mapping) or store.is_empty:
+        return None
     key = filter.get("_id")
     if isinstance(key, _EXACT_ID_TYPES):
         document = store._documents.get(key)
@@ -219,11 +234,10 @@ def _iter_documents(self: Any, filter: Any) -> Iterator[Any]:
             index = store.__dict__["_field_index"] = _FieldIndex(store._documents)
         candidates = index.candidates(*pinned)
     else:
-        return _handing_out(store, _scan(self, filter))
+        return None
     if not candidates:
         _applies(filter, {})  # a malformed filter fails here as it would in a scan
-    applies = _string_matcher(filter) or (lambda d: _applies(filter, d))
-    return _handing_out(store, (d for d in candidates if applies(d)))
+    return candidates, _string_matcher(filter) or (lambda d: bool(_applies(filter, d)))
 
 
 _ABSENT = object()
@@ -277,8 +291,26 @@ def _string_matcher(filter: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], 
 
 
 def _get_dataset(self: Any, spec: Any, sort: Any, fields: Any, as_class: Any) -> Iterator[Any]:
-    documents = list(self._iter_documents(spec))
     order = list(sort.items() if isinstance(sort, Mapping) else sort or ())
+    found = _candidates(self, spec) if order else None
+    if found is None:
+        documents: Iterable[Any] = _sorted(list(self._iter_documents(spec)), order)
+    else:
+        # Few enough to sort before filtering, and then a page (a cursor with a limit)
+        # tests only the documents up to its end, as MongoDB walking an index would.
+        # The order is the same: the sorts are stable and start from collection order.
+        candidates, applies = found
+        documents = (d for d in _sorted(list(candidates), order) if applies(d))
+    if not fields and self.codec_options.tz_aware:
+        for document in documents:  # copied and made aware in one pass (see _as_returned)
+            yield _copy_out_aware(document, as_class)
+    else:
+        for document in documents:
+            yield self._copy_only_fields(document, fields, as_class)
+
+
+def _sorted(documents: list[Any], order: list[tuple[str, int]]) -> list[Any]:
+    """`documents` sorted in place as mongomock sorts them (by `order`, a stable sort)."""
     for key, direction in reversed(order):  # stable sorts, last key first
         if key == "$natural":
             if direction < 0:
@@ -290,12 +322,7 @@ def _get_dataset(self: Any, spec: Any, sort: Any, fields: Any, as_class: Any) ->
             documents.sort(key=lambda d: d[key], reverse=direction < 0)
         else:
             documents.sort(key=lambda d: _sort_key(key, d), reverse=direction < 0)
-    if not fields and self.codec_options.tz_aware:
-        for document in documents:  # copied and made aware in one pass (see _as_returned)
-            yield _copy_out_aware(document, as_class)
-    else:
-        for document in documents:
-            yield self._copy_only_fields(document, fields, as_class)
+    return documents
 
 
 def _first(self: Any, filter: Any = None, *args: Any, **kwargs: Any) -> Any:

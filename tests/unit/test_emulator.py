@@ -116,6 +116,9 @@ def apply(collection: Any, operation: tuple[Any, ...]) -> Any:
         return type(error).__name__
 
 
+PAGE_ORDERS = [[("c", -1), ("_id", -1)], [("b", 1)], [("$natural", -1)]]
+
+
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(operations=st.lists(OPERATIONS, max_size=25), probes=st.lists(filters(), max_size=6))
 def test_indexed_and_scanned_collections_agree(
@@ -131,6 +134,9 @@ def test_indexed_and_scanned_collections_agree(
         assert apply(indexed, operation) == apply(scanned, operation), operation
         for probe in probes:
             assert list(indexed.find(probe)) == list(scanned.find(probe)), probe
+            for order in PAGE_ORDERS:  # sorted before filtered on the indexed side
+                page = list(indexed.find(probe, sort=order, limit=2))
+                assert page == list(scanned.find(probe, sort=order, limit=2)), (probe, order)
     assert list(indexed.find()) == list(scanned.find())
 
 
