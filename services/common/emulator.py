@@ -52,6 +52,7 @@ from bson import ObjectId
 from mongomock.filtering import filter_applies as _filter_applies
 from mongomock.filtering import resolve_sort_key as _resolve_sort_key
 from mongomock_motor import AsyncMongoMockCollection, AsyncMongoMockDatabase
+from mongomock_motor.patches import _normalize_strings as _plain_strings
 from packaging import version
 
 _EXACT_ID_TYPES = (str, int, ObjectId, uuid.UUID)
@@ -60,6 +61,7 @@ _EXACT_ID_TYPES = (str, int, ObjectId, uuid.UUID)
 _PINNABLE_TYPES = (str, ObjectId, bool, type(None))
 
 _applies: Any = _filter_applies
+_normalized: Any = _plain_strings
 _sort_key: Any = _resolve_sort_key
 _NATIVELY_ORDERED = (str, int, datetime)
 _IMMUTABLE = frozenset({str, int, float, bool, type(None), bytes, datetime, ObjectId, uuid.UUID})
@@ -292,7 +294,9 @@ def _string_matcher(filter: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], 
 
 def _get_dataset(self: Any, spec: Any, sort: Any, fields: Any, as_class: Any) -> Iterator[Any]:
     order = list(sort.items() if isinstance(sort, Mapping) else sort or ())
-    found = _candidates(self, spec) if order else None
+    # The filter as the collection's own `_iter_documents` gets it (mongomock_motor turns
+    # Beanie's field expressions into plain strings there).
+    found = _candidates(self, _normalized(spec)) if order else None
     if found is None:
         documents: Iterable[Any] = _sorted(list(self._iter_documents(spec)), order)
     else:
@@ -420,19 +424,16 @@ def _copy_along(value: Any, paths: _PathTree) -> Any:
     """A copy of `value` that shares everything except the containers along `paths`:
     each of those is copied (shallowly) at every level. A path that leads into anything
     but a sub-document (an array element, `$` positions) copies that part in full."""
-    copied = copy.copy(value) if type(value) in (dict, list, OrderedDict) else value
+    if type(value) is not dict and type(value) is not OrderedDict:
+        return _deepcopy(value)
+    copied = copy.copy(value)
     for field, below in paths.items():
-        if type(copied) is not dict and type(copied) is not OrderedDict:
-            return _deepcopy(value)
-        held = copied.get(field, _ABSENT)
-        if held is _ABSENT:
-            continue
-        if not below:
-            copied[field] = copy.copy(held) if type(held) in (dict, list, OrderedDict) else held
-        elif type(held) is dict or type(held) is OrderedDict:
-            copied[field] = _copy_along(held, below)
-        else:
-            copied[field] = _deepcopy(held)
+        if field in copied:
+            held = copied[field]
+            if below:
+                copied[field] = _copy_along(held, below)
+            elif type(held) in (dict, list, OrderedDict):
+                copied[field] = copy.copy(held)
     return copied
 
 
