@@ -251,12 +251,8 @@ class EventUseCases:
                 maybe_decided = True  # a duplicate of this request may have been decided
         progress = await self._progress(request.event_id, request.user_id)
         for _ in range(_GRANT_ATTEMPTS):
-            if maybe_decided:
-                decided = await self._progresses.attempt(
-                    request.event_id, request.user_id, request.request_id
-                )
-                if decided is not None:
-                    return await self._settle(request, decided)
+            if maybe_decided and (decided := await self._decided(request)) is not None:
+                return await self._settle(request, decided)
             try:
                 if event is None:
                     raise NotFound(
@@ -322,11 +318,12 @@ class EventUseCases:
             # A duplicate of this request was decided meanwhile: its record wins. Otherwise
             # the document is full of attempts, and then nothing can be granted to this
             # player in this event any more: logging the failure alone is safe.
-            decided = await self._progresses.attempt(
-                request.event_id, request.user_id, request.request_id
-            )
-            attempt = decided or attempt
+            attempt = await self._decided(request) or attempt
         return await self._settle(request, attempt)
+
+    async def _decided(self, request: ClaimRequest) -> Attempt | None:
+        """The attempt already recorded for this request_id in the player's progress."""
+        return await self._progresses.attempt(request.event_id, request.user_id, request.request_id)
 
     async def _settle(self, request: ClaimRequest, attempt: Attempt) -> Claim:
         """Logs the decided attempt (once) and returns or raises its outcome, which is
