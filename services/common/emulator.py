@@ -40,7 +40,8 @@ import itertools
 import time
 import types
 import uuid
-from collections import OrderedDict
+from bisect import bisect_left, insort
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -65,6 +66,7 @@ _normalized: Any = _plain_strings
 _sort_key: Any = _resolve_sort_key
 _NATIVELY_ORDERED = (str, int, datetime)
 _IMMUTABLE = frozenset({str, int, float, bool, type(None), bytes, datetime, ObjectId, uuid.UUID})
+_SCALARS = _IMMUTABLE - {datetime}
 _scan: Any = mongomock.collection.Collection._iter_documents
 _update: Any = mongomock.collection.Collection._update
 _dataset: Any = mongomock.collection.Collection._get_dataset
@@ -89,6 +91,8 @@ class _FieldIndex:
         self._values: dict[str, dict[Any, set[Any]]] = {}
         self._unhashable: dict[str, set[Any]] = {}
         self._filed: dict[Any, dict[str, tuple[Any, ...] | None]] = {}
+        # field -> the sort keys asked for after it -> the documents kept in that order
+        self._orderings: dict[str, dict[tuple[str, ...], _Ordering]] = {}
         self._next = 0
         for key, document in documents.items():
             self.put(key, document)
@@ -102,6 +106,30 @@ class _FieldIndex:
         for value in values:
             ids.update(by_value.get(value, ()))
         return [self._documents[key] for key in sorted(ids, key=self._order.__getitem__)]
+
+    def ordered(
+        self, field: str, value: Any, keys: tuple[str, ...], reverse: bool
+    ) -> Iterator[Mapping[str, Any]] | None:
+        """Every document whose `field` may equal `value`, in ascending (or descending)
+        order of `keys`, which end in `_id`; None if they cannot be ordered natively (see
+        `_Ordering`). Read lazily: a page takes only what it returns."""
+        if field not in self._values:
+            self._build(field)
+        if self._unhashable[field]:
+            return None
+        orderings = self._orderings.setdefault(field, {})
+        ordering = orderings.get(keys)
+        if ordering is None:
+            ordering = orderings[keys] = _Ordering(keys)
+            for key, filed in self._filed.items():
+                values = filed.get(field)
+                if values:
+                    ordering.put(key, self._documents[key], values)
+        walked = ordering.walk(value)
+        if walked is None:
+            return None
+        documents = self._documents
+        return (documents[key] for _, key in (reversed(walked) if reverse else walked))
 
     def put(self, key: Any, document: Mapping[str, Any]) -> None:
         if key not in self._order:
@@ -136,9 +164,13 @@ class _FieldIndex:
         for v in keys:
             by_value.setdefault(v, set()).add(key)
         filed[field] = keys
+        for ordering in self._orderings.get(field, {}).values():
+            ordering.put(key, document, keys)
 
     def _unfile(self, key: Any) -> None:
         for field, keys in self._filed.get(key, {}).items():
+            for ordering in self._orderings.get(field, {}).values():
+                ordering.remove(key)
             if keys is None:
                 self._unhashable[field].discard(key)
                 continue
@@ -150,6 +182,79 @@ class _FieldIndex:
                     if not holders:
                         del by_value[v]
         self._filed[key] = {}
+
+
+# A sort key's kind per field: its type, and for times whether they are aware.
+_Kind = tuple[Any, ...]
+
+
+def _kind_of(values: tuple[Any, ...]) -> _Kind | None:
+    """The kind of one document's sort values; None if Python cannot order them as
+    MongoDB does (missing, null, mixed numbers, sub-documents, ...)."""
+    kinds: list[Any] = []
+    for value in values:
+        kind = type(value)
+        if kind is datetime:
+            kinds.append(value.tzinfo is not None)
+        elif kind is str or kind is int:
+            kinds.append(kind)
+        else:
+            return None
+    return tuple(kinds)
+
+
+class _Ordering:
+    """The documents filed under each value of one field, kept sorted by other fields
+    (ending in `_id`, so no two tie), as an index on them would hand them out.
+
+    A value's documents are walked in this order only while all of them hold sort
+    values of one kind that Python orders as MongoDB does (`_natively_ordered`); then
+    the order is exactly the one mongomock's sort gives them."""
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        self._keys = keys
+        # value -> kind -> (sort values, key) in order: only one kind's values compare
+        self._sorted: dict[Any, dict[_Kind, list[tuple[tuple[Any, ...], Any]]]] = {}
+        self._kinds: dict[Any, Counter[_Kind | None]] = {}
+        # key -> the values it is filed under, its kind, its sort values
+        self._filed: dict[Any, tuple[tuple[Any, ...], _Kind | None, tuple[Any, ...]]] = {}
+
+    def put(self, key: Any, document: Mapping[str, Any], values: tuple[Any, ...]) -> None:
+        self.remove(key)
+        sort_values = tuple(document.get(field, _ABSENT) for field in self._keys)
+        kind = _kind_of(sort_values)
+        self._filed[key] = (values, kind, sort_values)
+        for value in values:
+            self._kinds.setdefault(value, Counter())[kind] += 1
+            if kind is not None:
+                entries = self._sorted.setdefault(value, {}).setdefault(kind, [])
+                insort(entries, (sort_values, key))
+
+    def remove(self, key: Any) -> None:
+        filed = self._filed.pop(key, None)
+        if filed is None:
+            return
+        values, kind, sort_values = filed
+        for value in values:
+            kinds = self._kinds[value]
+            kinds[kind] -= 1
+            if not kinds[kind]:
+                del kinds[kind]
+            if kind is not None:
+                entries = self._sorted[value][kind]
+                del entries[bisect_left(entries, (sort_values, key))]
+
+    def walk(self, value: Any) -> list[tuple[tuple[Any, ...], Any]] | None:
+        """(sort values, key) of the documents filed under `value`, in order; None if
+        they cannot be ordered."""
+        kinds = self._kinds.get(value)
+        if not kinds:
+            return []
+        if len(kinds) > 1 or None in kinds:
+            return None
+        (kind,) = kinds
+        assert kind is not None
+        return self._sorted[value][kind][:]  # the caller reads it lazily, writes go on
 
 
 def _pinned(filter: Mapping[str, Any], fields: set[str]) -> tuple[str, list[Any]] | None:
@@ -237,9 +342,45 @@ def _candidates(
         candidates = index.candidates(*pinned)
     else:
         return None
-    if not candidates:
+    return candidates, _test(filter, bool(candidates))
+
+
+def _test(filter: Mapping[str, Any], found: bool) -> Callable[[Mapping[str, Any]], bool]:
+    """The test each candidate document must pass to match `filter`."""
+    if not found:
         _applies(filter, {})  # a malformed filter fails here as it would in a scan
-    return candidates, _string_matcher(filter) or (lambda d: bool(_applies(filter, d)))
+    return _string_matcher(filter) or (lambda d: bool(_applies(filter, d)))
+
+
+def _in_index_order(
+    self: Any, filter: Any, order: list[tuple[str, int]]
+) -> tuple[Iterable[Any], Callable[[Mapping[str, Any]], bool]] | None:
+    """Like `_candidates`, but already in the order `order` sorts them, read from the
+    field index kept in that order (see `_Ordering`); None unless the filter pins one
+    indexed value and the sort is on plain fields, ending in `_id`, in one direction."""
+    store = self._store
+    if (
+        not isinstance(filter, Mapping)
+        or store.is_empty
+        or isinstance(filter.get("_id"), _EXACT_ID_TYPES)
+        or order[-1][0] != "_id"
+        or len({direction < 0 for _, direction in order}) != 1
+        or any(key.startswith("$") or "." in key for key, _ in order)
+    ):
+        return None
+    pinned = _pinned(filter, _leading_fields(store))
+    if pinned is None or len(pinned[1]) != 1:
+        return None
+    index = _index_of(store)
+    if index is None:
+        index = store.__dict__["_field_index"] = _FieldIndex(store._documents)
+    keys = tuple(key for key, _ in order)
+    walked = index.ordered(pinned[0], pinned[1][0], keys, reverse=order[0][1] < 0)
+    if walked is None:
+        return None
+    first = next(walked, None)
+    documents = [] if first is None else itertools.chain((first,), walked)
+    return documents, _test(filter, first is not None)
 
 
 _ABSENT = object()
@@ -296,15 +437,20 @@ def _get_dataset(self: Any, spec: Any, sort: Any, fields: Any, as_class: Any) ->
     order = list(sort.items() if isinstance(sort, Mapping) else sort or ())
     # The filter as the collection's own `_iter_documents` gets it (mongomock_motor turns
     # Beanie's field expressions into plain strings there).
-    found = _candidates(self, _normalized(spec)) if order else None
+    filter = _normalized(spec) if order else None
+    walked = _in_index_order(self, filter, order) if order else None
+    found = walked or (_candidates(self, filter) if order else None)
     if found is None:
         documents: Iterable[Any] = _sorted(list(self._iter_documents(spec)), order)
     else:
-        # Few enough to sort before filtering, and then a page (a cursor with a limit)
-        # tests only the documents up to its end, as MongoDB walking an index would.
-        # The order is the same: the sorts are stable and start from collection order.
+        # Few enough to sort before filtering (if not kept sorted), and then a page (a
+        # cursor with a limit) tests only the documents up to its end, as MongoDB walking
+        # an index would. The order is the same: the sorts are stable and start from
+        # collection order.
         candidates, applies = found
-        documents = (d for d in _sorted(list(candidates), order) if applies(d))
+        if walked is None:
+            candidates = _sorted(list(candidates), order)
+        documents = (d for d in candidates if applies(d))
     if not fields and self.codec_options.tz_aware:
         for document in documents:  # copied and made aware in one pass (see _as_returned)
             yield _copy_out_aware(document, as_class)
@@ -493,7 +639,16 @@ def _copy_out_aware(value: Any, container: Any) -> Any:
     """`_make_aware(_copy_out(value, container))` in one pass."""
     kind = type(value)
     if kind is dict or kind is OrderedDict:
-        return {k: _copy_out_aware(v, container) for k, v in value.items()}
+        copied = {}
+        for k, v in value.items():  # scalars inline: most fields of most documents
+            held = type(v)
+            if held is datetime:
+                copied[k] = v.replace(tzinfo=_UTC)
+            elif held in _SCALARS:
+                copied[k] = v
+            else:
+                copied[k] = _copy_out_aware(v, container)
+        return copied
     if kind is list:
         return [_copy_out_aware(v, container) for v in value]
     if kind is datetime:

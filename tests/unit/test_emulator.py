@@ -20,7 +20,7 @@ import pytest
 from bson import ObjectId
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
 from services.common import emulator
 
@@ -174,6 +174,84 @@ def test_a_malformed_filter_fails_even_when_the_index_finds_nothing() -> None:
     collection.insert_one({"_id": 1, "status": "ACTIVE"})
     with pytest.raises(mongomock.OperationFailure):
         collection.find_one({"title": {"$bogus": 1}, "status": "DRAFT"})
+
+
+TIMES = st.sampled_from([datetime(2026, 1, 1, h) for h in range(3)])
+SORT_VALUES = st.one_of(  # mostly one kind, with strays that make a value unwalkable
+    TIMES, TIMES, TIMES, st.sampled_from(["t", 1, None, True, datetime(2026, 1, 1, tzinfo=UTC)])
+)
+USERS = st.sampled_from(["u1", "u2", None, ["u1", "u2"], {"k": "u1"}])
+
+
+@st.composite
+def timed_documents(draw: st.DrawFn) -> dict[str, Any]:
+    document: dict[str, Any] = {"_id": draw(st.integers(0, 12))}
+    if draw(st.integers(0, 9)):
+        document["user"] = draw(st.one_of(st.just("u1"), USERS))
+    if draw(st.integers(0, 19)):
+        document["at"] = draw(st.one_of(TIMES, SORT_VALUES))
+    return document
+
+
+TIMED_OPERATIONS = st.one_of(
+    st.tuples(st.just("insert"), timed_documents()),
+    st.tuples(
+        st.just("update_one"),
+        st.builds(lambda n: {"_id": n}, st.integers(0, 12)),
+        st.one_of(
+            st.builds(lambda v: {"$set": {"at": v}}, SORT_VALUES),
+            st.builds(lambda v: {"$set": {"user": v}}, USERS),
+            st.just({"$unset": {"at": ""}}),
+        ),
+        st.just(False),
+    ),
+    st.tuples(st.just("replace_one"), st.just({"user": "u1"}), timed_documents()),
+    st.tuples(st.just("delete_one"), st.sampled_from([{"user": "u2"}, {"at": None}])),
+)
+WALK_PROBES = [{"user": "u1"}, {"user": "u2", "at": {"$ne": None}}, {"user": None}]
+WALK_ORDERS = [
+    [("at", -1), ("_id", -1)],
+    [("at", 1), ("_id", 1)],
+    [("_id", -1)],
+    [("at", -1), ("_id", 1)],  # mixed directions: sorted the ordinary way
+]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(operations=st.lists(TIMED_OPERATIONS, max_size=30))
+def test_pages_walked_in_index_order_are_what_mongomock_sorts(
+    operations: list[tuple[Any, ...]],
+) -> None:
+    database = fresh_database()
+    indexed, scanned = database.indexed, database.scanned
+    indexed.create_index([("user", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)])
+    for operation in operations:
+        assert apply(indexed, operation) == apply(scanned, operation), operation
+        for probe in WALK_PROBES:
+            for order in WALK_ORDERS:
+                for limit in (0, 3):
+                    page = list(indexed.find(probe, sort=order, limit=limit))
+                    expected = list(scanned.find(probe, sort=order, limit=limit))
+                    assert page == expected, (probe, order, limit)
+
+
+def test_a_page_of_one_users_newest_documents_is_read_in_index_order() -> None:
+    database = fresh_database()
+    indexed, scanned = database.indexed, database.scanned
+    indexed.create_index([("user", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)])
+    documents = [
+        {"_id": f"c{n:03}", "user": f"u{n % 3}", "at": datetime(2026, 1, 1, n * 5 % 7)}
+        for n in range(300)
+    ]
+    for collection in (indexed, scanned):
+        collection.insert_many(copy.deepcopy(documents))
+    for order in (
+        [("at", DESCENDING), ("_id", DESCENDING)],
+        [("at", ASCENDING), ("_id", ASCENDING)],
+    ):
+        expected = list(scanned.find({"user": "u1"}).sort(order).limit(5))
+        with mock.patch.object(emulator, "_sorted", side_effect=AssertionError("sorted again")):
+            assert list(indexed.find({"user": "u1"}).sort(order).limit(5)) == expected
 
 
 NAIVE_TIMES = st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2026, 1, 2))
