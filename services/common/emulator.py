@@ -17,7 +17,13 @@ finds the candidates, the full filter is applied to each one, in the collection'
 - A cursor with a limit copies out only the documents it returns, not every match, and
   `find_one` reads its document without building a cursor. A sorted query on an `_id` or
   indexed-field value sorts those documents first and tests them in order, so a page
-  tests only the documents up to its end.
+  tests only the documents up to its end. When the sort is on plain fields ending in
+  `_id`, in one direction, the field index keeps that value's documents in that order
+  as writes happen (`_Ordering`), so a page reads only what it returns.
+- An update that pins `_id` and only sets, increments, pushes or adds plain values along
+  sub-document paths is applied to the document directly (`_updated_in_place`), not by
+  mongomock's generic update machinery; `find_one_and_update` returning the document
+  after the update does not read it before. Anything else goes to mongomock.
 - Copying documents out (and making their times UTC-aware, in the same pass), and
   normalising the times of documents coming in, take fast paths for dicts, lists and
   immutable scalars; anything else goes to mongomock's own functions.
@@ -46,6 +52,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+import mongomock
 import mongomock.collection
 import mongomock.helpers
 import mongomock.store
@@ -55,6 +62,7 @@ from mongomock.filtering import resolve_sort_key as _resolve_sort_key
 from mongomock_motor import AsyncMongoMockCollection, AsyncMongoMockDatabase
 from mongomock_motor.patches import _normalize_strings as _plain_strings
 from packaging import version
+from pymongo import ReturnDocument
 
 _EXACT_ID_TYPES = (str, int, ObjectId, uuid.UUID)
 # Query values whose matches are exactly the stored values Python finds equal to them
@@ -72,6 +80,8 @@ _update: Any = mongomock.collection.Collection._update
 _dataset: Any = mongomock.collection.Collection._get_dataset
 _results: Any = mongomock.collection.Cursor._compute_results
 _find_one: Any = mongomock.collection.Collection.find_one
+_validate_update: Any = mongomock.collection.validate_ok_for_update
+_find_one_and_update_original: Any = mongomock.collection.Collection.find_one_and_update
 _aware: Any = mongomock.helpers.make_datetime_timezone_aware_in_document
 _copy_field: Any = mongomock.collection._copy_field
 _patch_times: Any = mongomock.helpers.patch_datetime_awareness_in_document
@@ -691,7 +701,210 @@ def _make_aware(value: Any) -> Any:
     return _aware(value)
 
 
+# Update operators applied natively to one `_id`-pinned document (see `_updated_in_place`).
+_NATIVE_OPERATORS = frozenset({"$set", "$inc", "$push", "$addToSet", "$setOnInsert"})
+_INT64 = range(-(2**63), 2**63)
+_MISSING = object()
+# (operator, path parts, value) for each field an update names.
+_Change = tuple[str, list[str], Any]
+
+
+def _plain(value: Any) -> bool:
+    """Built only of what BSON stores as is: sub-documents with ordinary keys, arrays,
+    strings, 64-bit integers, floats, booleans, null, times and ObjectIds."""
+    kind = type(value)
+    if kind in _PLAIN_SCALARS:
+        return True
+    if kind is int:
+        return value in _INT64
+    if kind is dict:
+        return all(type(k) is str and _ordinary(k) and _plain(v) for k, v in value.items())
+    if kind is list:
+        return all(_plain(v) for v in value)
+    return False
+
+
+_PLAIN_SCALARS = frozenset({str, float, bool, type(None), datetime, ObjectId})
+
+
+def _ordinary(name: str) -> bool:
+    return bool(name) and name[0] != "$" and "." not in name and "\0" not in name
+
+
+def _native_changes(update: Any) -> list[_Change] | None:
+    """The changes an update document makes, if `_updated_in_place` can apply them all:
+    only the operators above, plain values, paths of ordinary names through
+    sub-documents, `$push`/`$addToSet` of one value at a top-level field, `$addToSet` of
+    strings only, `$inc` of numbers; no path inside or equal to another."""
+    if type(update) is not dict or not update:
+        return None
+    changes: list[_Change] = []
+    paths: set[str] = set()
+    for operator, fields in update.items():
+        if operator not in _NATIVE_OPERATORS or type(fields) is not dict or not fields:
+            return None
+        for path, value in fields.items():
+            if type(path) is not str or path in paths or not _plain(value):
+                return None
+            parts = path.split(".")
+            if parts[0] == "_id" or not all(map(_ordinary, parts)):
+                return None
+            kind = type(value)
+            if operator == "$inc" and kind is not int and kind is not float:
+                return None
+            if operator in ("$push", "$addToSet") and len(parts) > 1:
+                return None
+            if operator == "$addToSet" and kind is not str:
+                return None
+            paths.add(path)
+            changes.append((operator, parts, value))
+    for path in paths:  # a path inside another conflicts with it
+        cut = path.rfind(".")
+        while cut > 0:
+            path = path[:cut]
+            if path in paths:
+                return None
+            cut = path.rfind(".")
+    return changes
+
+
+def _applicable(document: Mapping[str, Any], changes: list[_Change]) -> bool:
+    """Every path leads through sub-documents (or nothing) to a value its operator can
+    change: a number for `$inc`, an array for `$push`/`$addToSet` (or nothing)."""
+    for operator, parts, _ in changes:
+        held: Any = document
+        for part in parts:
+            if type(held) is not dict and type(held) is not OrderedDict:
+                return False
+            held = held.get(part, _MISSING)
+            if held is _MISSING:
+                break
+        else:
+            if operator == "$inc" and type(held) not in (int, float):
+                return False
+            if operator in ("$push", "$addToSet") and type(held) is not list:
+                return False
+    return True
+
+
+def _apply(document: Any, changes: list[_Change]) -> None:
+    """Applies `changes` in order, as mongomock's updaters would (see `_applicable`)."""
+    for operator, parts, value in changes:
+        if operator == "$setOnInsert":  # the document exists: nothing is inserted
+            continue
+        parent = document
+        for part in parts[:-1]:
+            parent = parent.setdefault(part, {})
+        field = parts[-1]
+        if operator == "$set":
+            parent[field] = value
+        elif operator == "$inc":
+            parent[field] = parent.get(field, 0) + value
+        elif operator == "$push":
+            parent.setdefault(field, []).append(value)
+        else:  # $addToSet
+            held = parent.setdefault(field, [])
+            if value not in held:
+                held.append(value)
+
+
+def _updated_in_place(
+    self: Any,
+    spec: Any,
+    document: Any,
+    upsert: bool = False,
+    manipulate: bool = False,
+    multi: bool = False,
+    check_keys: bool = False,
+    **options: Any,
+) -> dict[str, Any] | None:
+    """mongomock's `_update` for an update that pins `_id` and makes only the changes
+    `_native_changes` allows; None (do it mongomock's way) for anything else, and for an
+    upsert that finds nothing. Same result, same stored document, same rollback."""
+    if manipulate or check_keys or any(options.values()) or type(spec) is not dict:
+        return None
+    if not isinstance(spec.get("_id"), _EXACT_ID_TYPES):
+        return None
+    changes = _native_changes(_stored_times(document))
+    if changes is None:
+        return None
+    found = _candidates(self, _stored_times(spec))
+    if found is None:
+        return None
+    candidates, applies = found
+    matched = next((d for d in candidates if applies(d)), None)
+    if matched is None:
+        if upsert:
+            return None
+        return _update_result(self, matched=False, modified=False)
+    if not _applicable(matched, changes):
+        return None
+    key = matched["_id"]
+    paths: _PathTree = {}
+    for _, parts, _ in changes:
+        node = paths
+        for part in parts:
+            node = node.setdefault(part, {})
+    snapshot = _copy_along(matched, paths)
+    _apply(matched, changes)
+    modified = matched != snapshot
+    if modified:
+        try:
+            self._ensure_uniques(matched)
+        except mongomock.DuplicateKeyError:
+            self._store[key] = snapshot  # rolled back, as mongomock does
+            raise
+        index = _index_of(self._store)
+        if index is not None:
+            index.put(key, matched)
+    return _update_result(self, matched=True, modified=modified)
+
+
+def _update_result(self: Any, *, matched: bool, modified: bool) -> dict[str, Any]:
+    return {
+        "connectionId": self.database.client._id,
+        "err": None,
+        "n": int(matched),
+        "nModified": int(modified),
+        "ok": 1,
+        "upserted": None,
+        "updatedExisting": matched,
+    }
+
+
+def _find_one_and_update(
+    self: Any,
+    filter: Any,
+    update: Any,
+    projection: Any = None,
+    sort: Any = None,
+    upsert: bool = False,
+    return_document: Any = ReturnDocument.BEFORE,
+    **kwargs: Any,
+) -> Any:
+    """mongomock's, without reading the document before updating it when the caller
+    wants it as it is after, finds it by `_id`, and neither sorts nor upserts."""
+    if (
+        return_document is not ReturnDocument.AFTER
+        or sort is not None
+        or upsert
+        or kwargs
+        or not isinstance(filter, Mapping)
+        or not isinstance(filter.get("_id"), _EXACT_ID_TYPES)
+    ):
+        return _find_one_and_update_original(
+            self, filter, update, projection, sort, upsert, return_document, **kwargs
+        )
+    _validate_update(update)
+    if not self._update(filter, update)["n"]:
+        return None
+    return self.find_one({"_id": filter["_id"]}, projection)
+
+
 def _update_refiling(self: Any, spec: Any, document: Any, *args: Any, **kwargs: Any) -> Any:
+    updated = _updated_in_place(self, spec, document, *args, **kwargs)
+    if updated is not None:
+        return updated
     store = self._store
     outer_changing, outer_touching = (
         store.__dict__.get("_changing"),
@@ -748,6 +961,7 @@ def install() -> None:
     setattr(collection, "_update", _update_refiling)  # noqa: B010
     setattr(collection, "_get_dataset", _get_dataset)  # noqa: B010
     setattr(collection, "find_one", _first)  # noqa: B010
+    setattr(collection, "find_one_and_update", _find_one_and_update)  # noqa: B010
     setattr(mongomock.collection.Cursor, "_compute_results", _compute_results)  # noqa: B010
     setattr(mongomock.collection, "_copy_field", _copy_out)  # noqa: B010
     setattr(mongomock.helpers, "make_datetime_timezone_aware_in_document", _make_aware)  # noqa: B010

@@ -106,6 +106,13 @@ def apply(collection: Any, operation: tuple[Any, ...]) -> Any:
             return result.matched_count, result.modified_count
         if name == "find_one_and_update":
             return collection.find_one_and_update(*args, return_document=ReturnDocument.AFTER)
+        if name == "find_one_and_update_with":  # before (or after with a projection)
+            filter, update, before = args
+            if before:
+                return collection.find_one_and_update(filter, update)
+            return collection.find_one_and_update(
+                filter, update, projection={"a": 0}, return_document=ReturnDocument.AFTER
+            )
         if name == "replace_one":
             replacement = {k: v for k, v in args[1].items() if k != "_id"}
             return collection.replace_one(args[0], replacement).matched_count
@@ -495,3 +502,143 @@ def test_an_update_snapshot_shares_only_what_the_update_cannot_change() -> None:
     assert snapshot["log"] is document["log"]  # not named by the update
     assert emulator._touched_paths({"$rename": {"a": "b"}}) is None
     assert emulator._touched_paths([{"$set": {"a": 1}}]) is None
+
+
+NATIVE_PATHS = st.sampled_from(
+    ["a", "a.x", "a.x.k", "a.z.w", "b", "b.0", "u", "n", "m", "claimed.r1", "a.$", ""]
+)
+NATIVE_VALUES = st.one_of(
+    NESTED_VALUES,
+    st.sampled_from([1.5, -1, True, 2**63, datetime(2026, 1, 1, tzinfo=UTC), ("x",)]),
+    st.fixed_dictionaries({"$each": st.just(["x"])}),
+    st.fixed_dictionaries({"k.j": st.just(1)}),
+)
+
+
+NATIVE_CHANGES = st.one_of(
+    st.tuples(st.just("$set"), st.sampled_from(["n", "m", "a.x", "a.z", "c.d"]), NESTED_VALUES),
+    st.tuples(st.just("$set"), st.just("u"), st.integers(0, 3)),
+    st.tuples(st.just("$set"), st.just("s"), st.sampled_from(["x", "y"])),
+    st.tuples(
+        st.just("$inc"), st.sampled_from(["n", "claimed.r1", "claimed.r2"]), st.integers(-2, 2)
+    ),
+    st.tuples(st.sampled_from(["$push", "$addToSet"]), st.sampled_from(["b", "m"]), st.just("x")),
+    st.tuples(st.just("$push"), st.sampled_from(["b", "m"]), NESTED_VALUES),
+    st.tuples(st.just("$setOnInsert"), st.just("n"), st.just(9)),
+)
+
+
+@st.composite
+def native_updates(draw: st.DrawFn) -> dict[str, Any]:
+    """Mostly what the native path applies, with near misses it must leave to mongomock."""
+    update: dict[str, Any] = {}
+    for _ in range(draw(st.integers(1, 3))):
+        if draw(st.integers(0, 3)):
+            operator, path, value = draw(NATIVE_CHANGES)
+        else:
+            operator = draw(
+                st.sampled_from(["$set", "$inc", "$push", "$addToSet", "$setOnInsert", "$unset"])
+            )
+            path, value = draw(NATIVE_PATHS), draw(NATIVE_VALUES)
+        update.setdefault(operator, {})[path] = value
+    return update
+
+
+NATIVE_FILTERS = st.one_of(
+    st.builds(lambda n: {"_id": n}, st.integers(0, 4)),
+    st.builds(lambda n, k: {"_id": n, "n": {"$lte": k}}, st.integers(0, 4), st.integers(0, 3)),
+    st.builds(lambda n: {"_id": n, "b": {"$ne": "x"}}, st.integers(0, 4)),
+    st.builds(lambda n: {"_id": n, "a.x": {"$bogus": 1}}, st.integers(0, 4)),
+)
+
+
+def apply_natively_or_not(collection: Any, operation: tuple[Any, ...], native: bool) -> Any:
+    if native:
+        return apply(collection, operation)
+    with (
+        mock.patch.object(emulator, "_updated_in_place", return_value=None),
+        mock.patch.object(
+            mongomock.collection.Collection,
+            "find_one_and_update",
+            emulator._find_one_and_update_original,
+        ),
+    ):
+        return apply(collection, operation)
+
+
+@settings(max_examples=700, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.lists(nested_documents(), max_size=4),
+    operations=st.lists(
+        st.tuples(
+            st.sampled_from(["update_one", "find_one_and_update", "find_one_and_update_before"]),
+            NATIVE_FILTERS,
+            native_updates(),
+            st.booleans(),
+        ),
+        max_size=10,
+    ),
+)
+def test_updates_applied_natively_are_what_mongomock_does(
+    seed: list[dict[str, Any]], operations: list[tuple[Any, ...]]
+) -> None:
+    """Results, errors, stored documents, rollbacks (a duplicate unique key) and the
+    field index all match mongomock's own update machinery."""
+    database = fresh_database(tz_aware=True)
+    native, reference = database.native, database.reference
+    for collection in (native, reference):
+        collection.create_index([("u", ASCENDING)], unique=True)
+        collection.create_index([("s", ASCENDING)])
+        for document in seed:
+            apply(collection, ("insert", document))
+    for name, filter, update, flag in operations:
+        if name == "update_one":
+            operation: tuple[Any, ...] = ("update_one", filter, update, flag)
+        else:
+            operation = ("find_one_and_update", filter, update)
+        if name == "find_one_and_update_before" or (name == "find_one_and_update" and flag):
+            # other shapes of the call: the shortcut must step aside for them
+            before = name == "find_one_and_update_before"
+            for collection, is_native in ((native, True), (reference, False)):
+                got = apply_natively_or_not(
+                    collection,
+                    ("find_one_and_update_with", filter, update, before),
+                    is_native,
+                )
+                if is_native:
+                    expected_got = got
+                else:
+                    assert expected_got == got, (filter, update, before)
+        else:
+            got = apply_natively_or_not(native, operation, True)
+            assert got == apply_natively_or_not(reference, operation, False), operation
+        assert list(native.find()) == list(reference.find()), operation
+        for probe in ({"s": "x"}, {"s": "y"}, {"s": None}):
+            assert list(native.find(probe)) == list(reference.find(probe)), probe
+
+
+def test_a_claim_shaped_update_is_applied_natively() -> None:
+    collection = fresh_database().progress
+    collection.insert_one({"_id": "p", "claimed": {}, "ids": [], "attempts": [], "count": 0})
+    with mock.patch.object(
+        emulator, "_update", side_effect=AssertionError("mongomock's update machinery")
+    ):
+        after = collection.find_one_and_update(
+            {"_id": "p", "ids": {"$ne": "r1"}, "claimed.c": {"$not": {"$gt": 9}}},
+            {
+                "$inc": {"claimed.c": 2, "count": 1},
+                "$push": {"ids": "r1", "attempts": {"id": "r1", "at": datetime(2026, 1, 1)}},
+            },
+            projection={"claimed.c": 1},
+            return_document=ReturnDocument.AFTER,
+        )
+        assert after == {"_id": "p", "claimed": {"c": 2}}
+        result = collection.update_one({"_id": "p", "ids": {"$ne": "r1"}}, {"$inc": {"count": 1}})
+        assert (result.matched_count, result.modified_count) == (0, 0)
+    assert collection.find_one({"_id": "p"}) == {
+        "_id": "p",
+        "claimed": {"c": 2},
+        "ids": ["r1"],
+        "attempts": [{"id": "r1", "at": datetime(2026, 1, 1)}],
+        "count": 1,
+    }
