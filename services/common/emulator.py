@@ -145,9 +145,17 @@ class _FieldIndex:
         if key not in self._order:
             self._order[key] = self._next
             self._next += 1
-        self._unfile(key)
+        filed = self._filed.get(key, {})
         for field in self._values:
-            self._file(key, document, field)
+            keys = _filing_keys(document, field)
+            if field in filed and _same_keys(filed[field], keys):
+                # Filed under the same values: only the orders may change.
+                for ordering in self._orderings.get(field, {}).values():
+                    if keys is not None:
+                        ordering.put(key, document, keys)
+            else:
+                self._unfile_field(key, field)
+                self._file(key, document, field, keys)
 
     def remove(self, key: Any) -> None:
         self._unfile(key)
@@ -158,15 +166,13 @@ class _FieldIndex:
         self._values[field] = {}
         self._unhashable[field] = set()
         for key, document in self._documents.items():
-            self._file(key, document, field)
+            self._file(key, document, field, _filing_keys(document, field))
 
-    def _file(self, key: Any, document: Mapping[str, Any], field: str) -> None:
-        value = document.get(field)
-        values = (value, *value) if isinstance(value, list) else (value,)
+    def _file(
+        self, key: Any, document: Mapping[str, Any], field: str, keys: tuple[Any, ...] | None
+    ) -> None:
         filed = self._filed.setdefault(key, {})
-        try:
-            keys = tuple({v for v in values if not isinstance(v, list)})
-        except TypeError:  # a sub-document: any query may match it; check it every time
+        if keys is None:  # a sub-document: any query may match it; check it every time
             self._unhashable[field].add(key)
             filed[field] = None
             return
@@ -178,20 +184,43 @@ class _FieldIndex:
             ordering.put(key, document, keys)
 
     def _unfile(self, key: Any) -> None:
-        for field, keys in self._filed.get(key, {}).items():
-            for ordering in self._orderings.get(field, {}).values():
-                ordering.remove(key)
-            if keys is None:
-                self._unhashable[field].discard(key)
-                continue
-            by_value = self._values[field]
-            for v in keys:
-                holders = by_value.get(v)
-                if holders is not None:
-                    holders.discard(key)
-                    if not holders:
-                        del by_value[v]
-        self._filed[key] = {}
+        for field in list(self._filed.get(key, {})):
+            self._unfile_field(key, field)
+
+    def _unfile_field(self, key: Any, field: str) -> None:
+        filed = self._filed.get(key, {})
+        if field not in filed:
+            return
+        keys = filed.pop(field)
+        for ordering in self._orderings.get(field, {}).values():
+            ordering.remove(key)
+        if keys is None:
+            self._unhashable[field].discard(key)
+            return
+        by_value = self._values[field]
+        for v in keys:
+            holders = by_value.get(v)
+            if holders is not None:
+                holders.discard(key)
+                if not holders:
+                    del by_value[v]
+
+
+def _filing_keys(document: Mapping[str, Any], field: str) -> tuple[Any, ...] | None:
+    """The values a document is filed under in `field` (an array's elements too); None
+    if one is a sub-document."""
+    value = document.get(field)
+    values = (value, *value) if isinstance(value, list) else (value,)
+    try:
+        return tuple({v for v in values if not isinstance(v, list)})
+    except TypeError:
+        return None
+
+
+def _same_keys(filed: tuple[Any, ...] | None, keys: tuple[Any, ...] | None) -> bool:
+    if filed is None or keys is None:
+        return filed is keys
+    return len(filed) == len(keys) and set(filed) == set(keys)
 
 
 # A sort key's kind per field: its type, and for times whether they are aware.
@@ -230,9 +259,12 @@ class _Ordering:
         self._filed: dict[Any, tuple[tuple[Any, ...], _Kind | None, tuple[Any, ...]]] = {}
 
     def put(self, key: Any, document: Mapping[str, Any], values: tuple[Any, ...]) -> None:
-        self.remove(key)
         sort_values = tuple(document.get(field, _ABSENT) for field in self._keys)
         kind = _kind_of(sort_values)
+        filed = self._filed.get(key)
+        if filed is not None and filed[0] == values and filed[1:] == (kind, sort_values):
+            return  # filed as it is: an update that left the sort fields alone
+        self.remove(key)
         self._filed[key] = (values, kind, sort_values)
         for value in values:
             self._kinds.setdefault(value, Counter())[kind] += 1
