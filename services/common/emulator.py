@@ -24,6 +24,8 @@ finds the candidates, the full filter is applied to each one, in the collection'
   sub-document paths is applied to the document directly (`_updated_in_place`), not by
   mongomock's generic update machinery; `find_one_and_update` returning the document
   after the update does not read it before. Anything else goes to mongomock.
+- Projections of plain field names, all included or all excluded, are applied directly
+  (`_projected`); others go to mongomock.
 - Copying documents out (and making their times UTC-aware, in the same pass), and
   normalising the times of documents coming in, take fast paths for dicts, lists and
   immutable scalars; anything else goes to mongomock's own functions.
@@ -497,8 +499,78 @@ def _get_dataset(self: Any, spec: Any, sort: Any, fields: Any, as_class: Any) ->
         for document in documents:  # copied and made aware in one pass (see _as_returned)
             yield _copy_out_aware(document, as_class)
     else:
+        spec = _projection_spec(fields) if as_class is dict else None
         for document in documents:
-            yield self._copy_only_fields(document, fields, as_class)
+            if spec is None:
+                yield self._copy_only_fields(document, fields, as_class)
+            else:
+                yield _projected(document, *spec)
+
+
+# A projection as `_projected` applies it: the fields (dotted paths as nested specs, a
+# leaf is True), whether they are included or excluded, and whether `_id` is returned.
+_Projection = tuple[dict[str, Any], bool, bool]
+
+
+def _projection_spec(projection: Any) -> _Projection | None:
+    """A projection of plain field names (no operators, no `$`, no path inside another)
+    with one kind of field, all included or all excluded; None for anything else."""
+    if type(projection) is not dict or not projection:
+        return None
+    with_id = True
+    fields: dict[str, Any] = {}
+    include: set[bool] = set()
+    for path, flag in projection.items():
+        if type(flag) not in (int, bool) or flag not in (0, 1) or type(path) is not str:
+            return None
+        if path == "_id":
+            with_id = bool(flag)
+            continue
+        parts = path.split(".")
+        if not all(part and not part.startswith("$") for part in parts):
+            return None
+        include.add(bool(flag))
+        node = fields
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if node is True:
+                return None
+        if parts[-1] in node:
+            return None
+        node[parts[-1]] = True
+    if len(include) > 1:
+        return None
+    return fields, include != {False}, with_id
+
+
+def _projected(
+    document: Mapping[str, Any], fields: dict[str, Any], include: bool, with_id: bool
+) -> dict[str, Any]:
+    """mongomock's `_copy_only_fields` for a `_projection_spec`, into dicts."""
+    if not fields:
+        copied = {} if with_id else _copy_out(document, dict)
+    else:
+        copied = _project(document, fields, include)
+    if not with_id:
+        copied.pop("_id", None)
+    elif "_id" in document:
+        copied["_id"] = document["_id"]
+    return copied
+
+
+def _project(document: Mapping[str, Any], fields: dict[str, Any], include: bool) -> dict[str, Any]:
+    copied: dict[str, Any] = {}
+    for key, value in document.items():
+        spec = fields.get(key)
+        if type(spec) is dict:
+            kind = type(value)
+            if kind is dict or kind is OrderedDict:
+                copied[key] = _project(value, spec, include)
+            elif kind is list or kind is tuple:
+                copied[key] = [_project(v, spec, include) for v in value]
+        elif (spec is not None) is include:
+            copied[key] = _copy_out(value, dict)
+    return copied
 
 
 def _sorted(documents: list[Any], order: list[tuple[str, int]]) -> list[Any]:
