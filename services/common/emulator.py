@@ -13,7 +13,8 @@ finds the candidates, the full filter is applied to each one, in the collection'
 - Sorting compares plain values directly when every document holds one of the same
   simple type (strings, integers, datetimes) in the sort field; otherwise mongomock's
   BSON-ordering comparator is used, as before.
-- String equalities and inequalities in a filter are tested in plain Python.
+- String equalities and inequalities, and comparisons of numbers (`$lt`..`$gte`, also
+  under `$not`, along sub-documents), in a filter are tested in plain Python.
 - A cursor with a limit copies out only the documents it returns, not every match, and
   `find_one` reads its document without building a cursor. A sorted query on an `_id` or
   indexed-field value sorts those documents first and tests them in order, so a page
@@ -52,6 +53,7 @@ from bisect import bisect_left, insort
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
+from operator import ge, gt, le, lt
 from typing import Any
 
 import mongomock
@@ -432,11 +434,18 @@ _NOT_CONTAINERS = frozenset({str, int, float, bool, type(None), datetime, Object
 
 
 def _string_matcher(filter: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], bool] | None:
-    """A test that checks a filter's top-level `field: "text"` and `field: {"$ne": "text"}`
-    conditions in plain Python, leaving the rest (joined by AND) to mongomock; None if
-    the filter has no such conditions. As in MongoDB, a string equals a field holding it
-    or an array containing it."""
-    tests: list[tuple[str, str, bool]] = []
+    """A test that checks some of a filter's conditions in plain Python, leaving the rest
+    (joined by AND) to mongomock; None if the filter has no such conditions:
+
+    - top-level `field: "text"` and `field: {"$ne": "text"}`: as in MongoDB, a string
+      equals a field holding it or an array containing it;
+    - `path: {"$lt"|"$lte"|"$gt"|"$gte": number, ...}` and `path: {"$not": {...}}` of
+      those, along sub-documents, on a field holding a number.
+
+    Any other value met (arrays on a path, missing fields, NaN, ...) sends the whole
+    filter to mongomock."""
+    strings: list[tuple[str, str, bool]] = []
+    numbers: list[tuple[list[str], list[tuple[Callable[[Any, Any], bool], Any]], bool]] = []
     rest: list[Mapping[str, Any]] = []
 
     def collect(part: Mapping[str, Any]) -> None:
@@ -444,25 +453,29 @@ def _string_matcher(filter: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], 
             if name == "$and" and isinstance(condition, list) and condition:
                 for item in condition:
                     collect(item) if isinstance(item, Mapping) else rest.append({name: [item]})
-            elif name.startswith("$") or "." in name:
+            elif name.startswith("$"):
+                rest.append({name: condition})
+            elif (compared := _comparisons(condition)) is not None:
+                numbers.append((name.split("."), *compared))
+            elif "." in name:
                 rest.append({name: condition})
             elif type(condition) is str:
-                tests.append((name, condition, True))
+                strings.append((name, condition, True))
             elif type(condition) is dict and condition.keys() == {"$ne"}:
                 if type(condition["$ne"]) is str:
-                    tests.append((name, condition["$ne"], False))
+                    strings.append((name, condition["$ne"], False))
                 else:
                     rest.append({name: condition})
             else:
                 rest.append({name: condition})
 
     collect(filter)
-    if not tests:
+    if not strings and not numbers:
         return None
     remainder = {"$and": rest} if rest else None
 
     def applies(document: Mapping[str, Any]) -> bool:
-        for name, text, equal in tests:
+        for name, text, equal in strings:
             held = document.get(name, _ABSENT)
             if type(held) is list:
                 found = text in held
@@ -472,9 +485,46 @@ def _string_matcher(filter: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], 
                 return bool(_applies(filter, document))
             if found is not equal:
                 return False
+        for parts, comparisons, negated in numbers:
+            held = document
+            for part in parts:
+                if type(held) is not dict and type(held) is not OrderedDict:
+                    return bool(_applies(filter, document))
+                held = held.get(part, _ABSENT)
+            if (type(held) is not int and type(held) is not float) or held != held:
+                return bool(_applies(filter, document))  # arrays, null, NaN, ...
+            if all(compare(held, operand) for compare, operand in comparisons) is negated:
+                return False
         return remainder is None or bool(_applies(remainder, document))
 
     return applies
+
+
+_COMPARE: Mapping[str, Callable[[Any, Any], bool]] = {
+    "$lt": lt,
+    "$lte": le,
+    "$gt": gt,
+    "$gte": ge,
+}
+
+
+def _comparisons(
+    condition: Any,
+) -> tuple[list[tuple[Callable[[Any, Any], bool], Any]], bool] | None:
+    """`{"$lt": 3, "$gte": 1}` (or that under `$not`) as comparisons and whether they are
+    negated; None unless every operator compares with a plain number."""
+    negated = False
+    if type(condition) is dict and condition.keys() == {"$not"}:
+        condition, negated = condition["$not"], True
+    if type(condition) is not dict or not condition:
+        return None
+    comparisons = []
+    for op, operand in condition.items():
+        compare = _COMPARE.get(op)
+        if compare is None or type(operand) not in (int, float) or operand != operand:
+            return None
+        comparisons.append((compare, operand))
+    return comparisons, negated
 
 
 def _get_dataset(self: Any, spec: Any, sort: Any, fields: Any, as_class: Any) -> Iterator[Any]:

@@ -29,9 +29,9 @@ emulator.install()
 # Values that exercise every filing rule: plain, null, missing (absent key), arrays with
 # and without the value, sub-documents (unhashable), and a bool that Python finds equal to 1.
 VALUES = st.one_of(
-    st.sampled_from(["x", "y", "z", None, True, 1, 1.0, 0]),
+    st.sampled_from(["x", "y", "z", None, True, 1, 1.0, 0, 2, -1, 0.5]),
     st.lists(st.sampled_from(["x", "y", None, 1]), max_size=3),
-    st.fixed_dictionaries({"k": st.sampled_from(["x", "y"])}),
+    st.fixed_dictionaries({"k": st.sampled_from(["x", "y", 1, 2.5])}),
 )
 QUERY_VALUES = st.sampled_from(["x", "y", "z", None, True, False])
 FIELDS = st.sampled_from(["a", "b", "c"])
@@ -41,7 +41,17 @@ FIELDS = st.sampled_from(["a", "b", "c"])
 def filters(draw: st.DrawFn) -> dict[str, Any]:
     field = draw(FIELDS)
     value = draw(QUERY_VALUES)
-    shape = draw(st.integers(0, 6))
+    shape = draw(st.integers(0, 8))
+    if shape >= 7:  # numeric comparisons beside a pinned value, maybe negated or dotted
+        comparison = {
+            draw(st.sampled_from(["$lt", "$lte", "$gt", "$gte"])): draw(
+                st.sampled_from([0, 1, 1.5, -1, float("nan"), True, "1"])
+            )
+        }
+        if draw(st.booleans()):
+            comparison = {"$not": comparison}
+        path = draw(FIELDS) + draw(st.sampled_from(["", "", ".k"]))
+        return {field: value, path: comparison}
     if shape == 0:
         return {field: value}
     if shape == 1:
@@ -671,3 +681,33 @@ def test_projections_are_what_mongomock_projects(
     assert got == expected
     if isinstance(got, dict):  # the same fields in the same order
         assert list(got) == list(expected)
+
+
+NUMBERS = st.sampled_from([0, 1, 2, -1, 0.5, 1.5, True, None, "1", float("nan"), [1, 3]])
+COMPARED = st.dictionaries(
+    st.sampled_from(["$lt", "$lte", "$gt", "$gte"]),
+    st.sampled_from([0, 1, 1.5, -1, True, "1", float("nan")]),
+    min_size=1,
+    max_size=2,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    document=st.fixed_dictionaries(
+        {"s": st.sampled_from(["x", "y"])},
+        optional={"n": NUMBERS, "d": st.fixed_dictionaries({}, optional={"k": NUMBERS})},
+    ),
+    path=st.sampled_from(["n", "d.k", "d", "s"]),
+    comparison=COMPARED,
+    negated=st.booleans(),
+    pinned=st.booleans(),
+)
+def test_comparisons_checked_in_python_match_as_in_mongomock(
+    document: dict[str, Any], path: str, comparison: dict[str, Any], negated: bool, pinned: bool
+) -> None:
+    condition = {"$not": comparison} if negated else comparison
+    filter = {"s": "x", path: condition} if pinned else {path: condition}
+    matcher = emulator._string_matcher(filter)
+    if matcher is not None:  # None: nothing the matcher checks (a string or NaN operand)
+        assert matcher(document) == bool(emulator._applies(filter, document)), filter
