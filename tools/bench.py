@@ -2,13 +2,15 @@
 prints a table and saves it as JSON under bench/results/.
 
 Every figure is relative to a baseline measured in the same run (gRPC health Check
-through Envoy), so runs on a noisy shared machine stay comparable.
+through Envoy, at the start and again at the end; the ratios use their mean), so runs
+on a noisy shared machine stay comparable.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -110,11 +112,20 @@ async def drive(
 
 
 class Bench:
-    def __init__(self, mesh: Mesh, players: int, seconds: float, concurrency: int) -> None:
+    def __init__(
+        self,
+        mesh: Mesh,
+        players: int,
+        seconds: float,
+        concurrency: int,
+        channels: int | None = None,
+    ) -> None:
         self.mesh = mesh
         self.player_count = players
         self.seconds = seconds
         self.concurrency = concurrency
+        # gRPC connections, like the REST rows' pool: by default one per caller in flight.
+        self.channels = max(1, min(channels or concurrency, concurrency))
         self.players: list[Player] = []
         self.mixed_latencies: dict[str, list[float]] = {}
         self.event_id = ""
@@ -215,31 +226,57 @@ class Bench:
                 timeout=aiohttp.ClientTimeout(total=30),
                 connector=aiohttp.TCPConnector(limit=self.concurrency),
             ) as rest,
-            grpc.aio.insecure_channel(self.mesh.gateway_target) as channel,
+            contextlib.AsyncExitStack() as stack,
         ):
             await self.setup(setup_client)
-            stub = event_pb2_grpc.EventServiceStub(channel)
-            check = channel.unary_unary(
-                "/grpc.health.v1.Health/Check",
-                request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
-                response_deserializer=health_pb2.HealthCheckResponse.FromString,
-            )
+            # Worker w sends every call on channel w % channels. A local subchannel pool
+            # keeps each channel on a connection of its own (grpc shares them otherwise).
+            channels = [
+                await stack.enter_async_context(
+                    grpc.aio.insecure_channel(
+                        self.mesh.gateway_target, options=[("grpc.use_local_subchannel_pool", 1)]
+                    )
+                )
+                for _ in range(self.channels)
+            ]
+            stubs = [event_pb2_grpc.EventServiceStub(channel) for channel in channels]
+            checks = [
+                channel.unary_unary(
+                    "/grpc.health.v1.Health/Check",
+                    request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+                    response_deserializer=health_pb2.HealthCheckResponse.FromString,
+                )
+                for channel in channels
+            ]
+
+            def stub(i: int) -> Any:
+                return stubs[i % len(stubs)]
+
+            def check(i: int) -> Awaitable[Any]:
+                call: Awaitable[Any] = checks[i % len(checks)](
+                    health_pb2.HealthCheckRequest(), timeout=10
+                )
+                return call
+
             workloads: list[tuple[str, str, Call]] = [
-                (
-                    "baseline: health Check",
-                    "grpc",
-                    lambda i: check(health_pb2.HealthCheckRequest(), timeout=10),
-                ),
-                ("GetMyProgress", "grpc", lambda i: self._progress_grpc(stub, i)),
+                ("baseline: health Check", "grpc", check),
+                ("GetMyProgress", "grpc", lambda i: self._progress_grpc(stub(i), i)),
                 ("GetMyProgress", "rest", lambda i: self._progress_rest(rest, i)),
-                ("ClaimReward", "grpc", lambda i: self._claim_grpc(stub, i)),
+                ("ClaimReward", "grpc", lambda i: self._claim_grpc(stub(i), i)),
                 ("ClaimReward", "rest", lambda i: self._claim_rest(rest, i)),
-                ("mixed player", "grpc", lambda i: self._mixed(stub, rest, i, grpc_transport=True)),
+                (
+                    "mixed player",
+                    "grpc",
+                    lambda i: self._mixed(stub(i), rest, i, grpc_transport=True),
+                ),
                 (
                     "mixed player",
                     "rest",
-                    lambda i: self._mixed(stub, rest, i, grpc_transport=False),
+                    lambda i: self._mixed(stub(i), rest, i, grpc_transport=False),
                 ),
+                # Again at the end: the ratios use the mean of both, so a machine that
+                # slows down or speeds up during the run moves them less.
+                ("baseline again", "grpc", check),
             ]
             for name, transport, call in workloads:
                 self.mixed_latencies = {}
@@ -265,7 +302,7 @@ class Bench:
                     f"  p99 {result.p99_ms:>7.1f} ms",
                     flush=True,
                 )
-        baseline = results[0].rps or 1.0
+        baseline = statistics.mean([results[0].rps, results[-1].rps]) or 1.0
         for result in results:
             result.vs_baseline = round(result.rps / baseline, 3)
         results.append(await self.pipeline(logins))
@@ -425,7 +462,7 @@ async def _main(args: argparse.Namespace) -> None:
         print("starting the mesh ...", flush=True)
         mesh.start(timeout=90)
         try:
-            bench = Bench(mesh, args.players, args.seconds, args.concurrency)
+            bench = Bench(mesh, args.players, args.seconds, args.concurrency, args.channels)
             if args.only_pipeline:
                 results = await bench.run_pipeline_only(args.logins)
             else:
@@ -434,9 +471,10 @@ async def _main(args: argparse.Namespace) -> None:
             mesh.stop()
     table = _table(results)
     print(
-        f"\nplayers: {args.players}, one event, {args.concurrency} in flight, "
-        f"{args.seconds:.0f} s per workload; claims/player: in the log when the workload "
-        "started\n"
+        f"\nplayers: {args.players}, one event, {args.concurrency} in flight "
+        f"(gRPC over {bench.channels} channels, REST over up to {args.concurrency} "
+        f"connections), {args.seconds:.0f} s per workload; claims/player: in the log when "
+        "the workload started\n"
     )
     print(table)
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -452,6 +490,7 @@ async def _main(args: argparse.Namespace) -> None:
                 },
                 "players": args.players,
                 "concurrency": args.concurrency,
+                "grpc_channels": bench.channels,
                 "seconds_per_workload": args.seconds,
                 "results": [asdict(r) for r in results],
             },
@@ -466,6 +505,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0, help="per workload (max 60)")
     parser.add_argument("--concurrency", type=int, default=40)
+    parser.add_argument(
+        "--channels",
+        type=int,
+        default=None,
+        help="gRPC channels (connections) the callers share; default one per caller",
+    )
     parser.add_argument("--players", type=int, default=200)
     parser.add_argument(
         "--logins", type=int, default=5000, help="synthetic logins for the pipeline"
