@@ -395,7 +395,7 @@ def _test(filter: Mapping[str, Any], found: bool) -> Callable[[Mapping[str, Any]
     """The test each candidate document must pass to match `filter`."""
     if not found:
         _applies(filter, {})  # a malformed filter fails here as it would in a scan
-    return _string_matcher(filter) or (lambda d: bool(_applies(filter, d)))
+    return _plain_matcher(filter) or (lambda d: bool(_applies(filter, d)))
 
 
 def _in_index_order(
@@ -433,7 +433,7 @@ _ABSENT = object()
 _NOT_CONTAINERS = frozenset({str, int, float, bool, type(None), datetime, ObjectId, uuid.UUID})
 
 
-def _string_matcher(filter: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], bool] | None:
+def _plain_matcher(filter: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], bool] | None:
     """A test that checks some of a filter's conditions in plain Python, leaving the rest
     (joined by AND) to mongomock; None if the filter has no such conditions:
 
@@ -994,12 +994,7 @@ def _updated_in_place(
     if not _applicable(matched, changes):
         return None
     key = matched["_id"]
-    paths: _PathTree = {}
-    for _, parts, _ in changes:
-        node = paths
-        for part in parts:
-            node = node.setdefault(part, {})
-    snapshot = _copy_along(matched, paths)
+    snapshot = _copy_along(matched, _touched_paths(document) or {})
     _apply(matched, changes)
     modified = matched != snapshot
     if modified:
