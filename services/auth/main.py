@@ -7,11 +7,12 @@ import asyncio
 from services.auth.bootstrap import start
 from services.auth.settings import AuthSettings
 from services.common import logs
-from services.common.server import wait_for_signal
+from services.common.server import freeze_startup_objects, wait_for_signal
 
 
 async def _run(settings: AuthSettings) -> None:
     app = await start(settings)
+    freeze_startup_objects()
     await wait_for_signal()
     await app.stop()
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 
 from services.common import logs
-from services.common.server import wait_for_signal
+from services.common.server import freeze_startup_objects, wait_for_signal
 from services.event.bootstrap import start
 from services.event.settings import EventSettings
 
 
 async def _run(settings: EventSettings) -> None:
     app = await start(settings)
+    freeze_startup_objects()
     await wait_for_signal()
     await app.stop()
 
