@@ -994,7 +994,8 @@ def _updated_in_place(
     if not _applicable(matched, changes):
         return None
     key = matched["_id"]
-    snapshot = _copy_along(matched, _touched_paths(document) or {})
+    paths = _touched_paths(document)
+    snapshot = _deepcopy(matched) if paths is None else _copy_along(matched, paths)
     _apply(matched, changes)
     modified = matched != snapshot
     if modified:

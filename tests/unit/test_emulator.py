@@ -18,7 +18,7 @@ import mongomock
 import mongomock.helpers
 import pytest
 from bson import ObjectId
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
@@ -463,6 +463,10 @@ def nested_updates(draw: st.DrawFn) -> dict[str, Any]:
     return update
 
 
+@example(  # a nested $set: the full-copy side must copy in full on the native path too
+    seed=[{"_id": 0, "a": {"x": "x", "y": []}, "b": [], "u": 0, "n": 0}],
+    operations=[("update_many", {"_id": 0}, {"$set": {"a.y": "x"}})],
+)
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.lists(nested_documents(), max_size=4),
