@@ -1004,9 +1004,12 @@ def _updated_in_place(
         except mongomock.DuplicateKeyError:
             self._store[key] = snapshot  # rolled back, as mongomock does
             raise
-        index = _index_of(self._store)
-        if index is not None:
-            index.put(key, matched)
+        finally:  # other errors keep the change, as in mongomock: the index must follow
+            # Looked up now: the uniqueness check may have built the index.
+            index = _index_of(self._store)
+            stored = self._store._documents.get(key)
+            if index is not None and stored is not None:
+                index.put(key, stored)
     return _update_result(self, matched=True, modified=modified)
 
 

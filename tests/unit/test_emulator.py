@@ -580,6 +580,15 @@ def apply_natively_or_not(collection: Any, operation: tuple[Any, ...], native: b
         return apply(collection, operation)
 
 
+@example(  # mongomock keeps a change whose uniqueness check fails on a malformed value
+    seed=[],
+    operations=[
+        ("update_one", {"_id": 3}, {"$set": {"a": "x"}}, True),
+        ("update_one", {"_id": 0}, {"$set": {"u": 0}}, False),
+        ("update_one", {"_id": 3}, {"$set": {"u": {"$each": ["x"]}, "a": "x"}}, False),
+        ("update_one", {"_id": 3}, {"$set": {"s": "x"}}, False),
+    ],
+)
 @settings(max_examples=700, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.lists(nested_documents(), max_size=4),
