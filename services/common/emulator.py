@@ -997,19 +997,20 @@ def _updated_in_place(
     paths = _touched_paths(document)
     snapshot = _deepcopy(matched) if paths is None else _copy_along(matched, paths)
     _apply(matched, changes)
-    modified = matched != snapshot
-    if modified:
-        try:
+    modified = matched != snapshot  # as mongomock decides it: 1 → True is no change
+    try:
+        if modified:
             self._ensure_uniques(matched)
-        except mongomock.DuplicateKeyError:
-            self._store[key] = snapshot  # rolled back, as mongomock does
-            raise
-        finally:  # other errors keep the change, as in mongomock: the index must follow
-            # Looked up now: the uniqueness check may have built the index.
-            index = _index_of(self._store)
-            stored = self._store._documents.get(key)
-            if index is not None and stored is not None:
-                index.put(key, stored)
+    except mongomock.DuplicateKeyError:
+        self._store[key] = snapshot  # rolled back, as mongomock does
+        raise
+    finally:
+        # Re-filed whatever happened: other errors keep the change (as in mongomock), and
+        # a change Python finds equal (1 → True) still changes how the document sorts.
+        index = _index_of(self._store)  # looked up now: the check may have built it
+        stored = self._store._documents.get(key)
+        if index is not None and stored is not None:
+            index.put(key, stored)
     return _update_result(self, matched=True, modified=modified)
 
 

@@ -234,6 +234,14 @@ WALK_ORDERS = [
 ]
 
 
+@example(  # 1 → True is no change to Python (nor to mongomock), but it sorts elsewhere
+    operations=[
+        ("insert", {"_id": 2, "user": "u1"}),
+        ("insert", {"_id": 1, "user": "u1", "at": 1}),
+        ("update_one", {"_id": 1}, {"$set": {"at": True}}, False),
+        ("replace_one", {"user": "u1"}, {"_id": 0, "user": "u1", "at": 1}),
+    ],
+)
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(operations=st.lists(TIMED_OPERATIONS, max_size=30))
 def test_pages_walked_in_index_order_are_what_mongomock_sorts(
