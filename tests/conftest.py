@@ -11,8 +11,16 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from hypothesis import settings
 
 from tools.mesh import Mesh
+
+# Property tests draw the same examples on every run, so `make test` is repeatable and a
+# rare example cannot fail an unrelated change; `HYPOTHESIS_PROFILE=explore make test`
+# draws new ones each run (how the emulator's differential tests find their bugs).
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 MONGODB_URL = os.environ.get("MONGODB_URL") or None
 
