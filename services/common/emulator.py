@@ -341,6 +341,14 @@ def _index_of(store: Any) -> _FieldIndex | None:
     return index
 
 
+def _built_index(store: Any) -> _FieldIndex:
+    """The store's field index, built on first use."""
+    index = _index_of(store)
+    if index is None:
+        index = store.__dict__["_field_index"] = _FieldIndex(store._documents)
+    return index
+
+
 def _handing_out(store: Any, documents: Iterator[Any]) -> Iterator[Any]:
     """While an update runs, notes the ids of the documents it is handed: they may change
     in place. (An update sets `_changing` before it asks for documents; reads pass as is.)"""
@@ -382,10 +390,7 @@ def _candidates(
         document = store._documents.get(key)
         candidates = [] if document is None else [document]
     elif pinned := _pinned(filter, _leading_fields(store)):
-        index = _index_of(store)
-        if index is None:
-            index = store.__dict__["_field_index"] = _FieldIndex(store._documents)
-        candidates = index.candidates(*pinned)
+        candidates = _built_index(store).candidates(*pinned)
     else:
         return None
     return candidates, _test(filter, bool(candidates))
@@ -417,11 +422,8 @@ def _in_index_order(
     pinned = _pinned(filter, _leading_fields(store))
     if pinned is None or len(pinned[1]) != 1:
         return None
-    index = _index_of(store)
-    if index is None:
-        index = store.__dict__["_field_index"] = _FieldIndex(store._documents)
     keys = tuple(key for key, _ in order)
-    walked = index.ordered(pinned[0], pinned[1][0], keys, reverse=order[0][1] < 0)
+    walked = _built_index(store).ordered(pinned[0], pinned[1][0], keys, reverse=order[0][1] < 0)
     if walked is None:
         return None
     first = next(walked, None)
@@ -430,6 +432,23 @@ def _in_index_order(
 
 
 _ABSENT = object()
+_BLOCKED = object()  # see `_along`
+
+
+def _along(document: Any, parts: list[str]) -> Any:
+    """The value at a dotted path through sub-documents; `_ABSENT` if a field on the way
+    is missing, `_BLOCKED` if something other than a sub-document (an array, a scalar)
+    stands on the way, where MongoDB's path rules go beyond plain lookups."""
+    held = document
+    for part in parts:
+        if held is _ABSENT:
+            return _ABSENT
+        if type(held) is not dict and type(held) is not OrderedDict:
+            return _BLOCKED
+        held = held.get(part, _ABSENT)
+    return held
+
+
 _NOT_CONTAINERS = frozenset({str, int, float, bool, type(None), datetime, ObjectId, uuid.UUID})
 
 
@@ -486,13 +505,9 @@ def _plain_matcher(filter: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], b
             if found is not equal:
                 return False
         for parts, comparisons, negated in numbers:
-            held = document
-            for part in parts:
-                if type(held) is not dict and type(held) is not OrderedDict:
-                    return bool(_applies(filter, document))
-                held = held.get(part, _ABSENT)
+            held = _along(document, parts)
             if (type(held) is not int and type(held) is not float) or held != held:
-                return bool(_applies(filter, document))  # arrays, null, NaN, ...
+                return bool(_applies(filter, document))  # arrays, null, missing, NaN, ...
             if all(compare(held, operand) for compare, operand in comparisons) is negated:
                 return False
         return remainder is None or bool(_applies(remainder, document))
@@ -858,7 +873,6 @@ def _make_aware(value: Any) -> Any:
 # Update operators applied natively to one `_id`-pinned document (see `_updated_in_place`).
 _NATIVE_OPERATORS = frozenset({"$set", "$inc", "$push", "$addToSet", "$setOnInsert"})
 _INT64 = range(-(2**63), 2**63)
-_MISSING = object()
 # (operator, path parts, value) for each field an update names.
 _Change = tuple[str, list[str], Any]
 
@@ -926,18 +940,15 @@ def _applicable(document: Mapping[str, Any], changes: list[_Change]) -> bool:
     """Every path leads through sub-documents (or nothing) to a value its operator can
     change: a number for `$inc`, an array for `$push`/`$addToSet` (or nothing)."""
     for operator, parts, _ in changes:
-        held: Any = document
-        for part in parts:
-            if type(held) is not dict and type(held) is not OrderedDict:
-                return False
-            held = held.get(part, _MISSING)
-            if held is _MISSING:
-                break
-        else:
-            if operator == "$inc" and type(held) not in (int, float):
-                return False
-            if operator in ("$push", "$addToSet") and type(held) is not list:
-                return False
+        held = _along(document, parts)
+        if held is _BLOCKED:
+            return False
+        if held is _ABSENT:
+            continue
+        if operator == "$inc" and type(held) not in (int, float):
+            return False
+        if operator in ("$push", "$addToSet") and type(held) is not list:
+            return False
     return True
 
 

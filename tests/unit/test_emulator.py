@@ -588,6 +588,13 @@ def apply_natively_or_not(collection: Any, operation: tuple[Any, ...], native: b
         return apply(collection, operation)
 
 
+@example(  # a path through a string and through an array: left to mongomock
+    seed=[{"_id": 0, "a": {"x": "x", "y": ["x"]}, "b": [], "u": 0, "n": 0}],
+    operations=[
+        ("update_one", {"_id": 0}, {"$set": {"a.x.k": "y"}}, False),
+        ("update_one", {"_id": 0}, {"$inc": {"a.y.k": 1}}, False),
+    ],
+)
 @example(  # mongomock keeps a change whose uniqueness check fails on a malformed value
     seed=[],
     operations=[
