@@ -76,6 +76,11 @@ CREDENTIAL_RPCS = (
 TRANSCODED_MARKER = "x-envoy-original-method"
 
 ROUTE_TIMEOUT = "15s"
+# gRPC's deadline header: at most 8 digits and a unit (hours..nanoseconds), e.g. "5S".
+GRPC_TIMEOUT_FORMAT = "[0-9]{1,8}[HMSmun]"
+MALFORMED_TIMEOUT_MESSAGE = (
+    "grpc-timeout must be 1 to 8 digits followed by a unit (H, M, S, m, u or n), e.g. 5S"
+)
 MAX_DOWNSTREAM_CONNECTIONS = 50_000
 UNROUTED_CLUSTER = "unrouted"
 NOT_FOUND_MESSAGE = "no such route"
@@ -262,7 +267,8 @@ def local_reply_config() -> Config:
     """REST clients get Envoy's own errors (401, 403, 404, 503...) as JSON error bodies.
 
     gRPC clients keep Envoy's own answer (grpc-status trailers); they only get the
-    "no such route" message too. The first matching mapper wins.
+    "no such route" message too, and INVALID_ARGUMENT rather than INTERNAL for a 400.
+    The first matching mapper wins.
     """
     unrouted = {"response_flag_filter": {"flags": ["NC"]}}  # the catch-all route
     not_found = {"inline_string": NOT_FOUND_MESSAGE}
@@ -281,6 +287,16 @@ def local_reply_config() -> Config:
                 }
                 for status, code in LOCAL_REPLY_GRPC_CODES.items()
             ),
+            # Native gRPC: Envoy's own 400s would reach the client as INTERNAL.
+            {
+                "filter": _status_is(400),
+                "headers_to_add": [
+                    {
+                        "header": {"key": "grpc-status", "value": str(LOCAL_REPLY_GRPC_CODES[400])},
+                        "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                    }
+                ],
+            },
         ]
     }
 
@@ -349,6 +365,7 @@ def route_config(layout: GatewayLayout, services: Sequence[MeshService]) -> Conf
                 "domains": ["*"],
                 "typed_per_filter_config": {"envoy.filters.http.cors": cors_policy()},
                 "routes": [
+                    malformed_timeout_route(),
                     {"match": {"path": JWKS_PATH}, "route": {"cluster": JWKS_CLUSTER}},
                     {"match": {"path": OPENAPI_PATH}, "route": {"cluster": JWKS_CLUSTER}},
                     # /docs and /docs/..., not /docsx.
@@ -387,6 +404,32 @@ def _grpc_route(prefix: str, cluster: str, *, match: str = "prefix") -> Config:
             "timeout": ROUTE_TIMEOUT,
             # A client's grpc-timeout may shorten the deadline but not extend it.
             "max_stream_duration": {"grpc_timeout_header_max": ROUTE_TIMEOUT},
+        },
+    }
+
+
+def malformed_timeout_route() -> Config:
+    """A request whose `grpc-timeout` is not gRPC's format gets 400 / INVALID_ARGUMENT.
+
+    Envoy forwards a value it cannot parse as it is, and the services' gRPC runtime fails
+    such a call with INTERNAL; worse, it then fails the next call on the same upstream
+    connection that carries a valid grpc-timeout, whoever sent it. Envoy answers it
+    itself, so RBAC has nothing to guard here (as for unknown paths).
+    """
+    return {
+        "match": {
+            "prefix": "/",
+            "headers": [
+                {
+                    "name": "grpc-timeout",
+                    "string_match": {"safe_regex": {"regex": GRPC_TIMEOUT_FORMAT}},
+                    "invert_match": True,  # present and malformed; an absent header never matches
+                }
+            ],
+        },
+        "direct_response": {"status": 400, "body": {"inline_string": MALFORMED_TIMEOUT_MESSAGE}},
+        "typed_per_filter_config": {
+            "envoy.filters.http.rbac": {"@type": _type("filters.http.rbac.v3.RBACPerRoute")}
         },
     }
 

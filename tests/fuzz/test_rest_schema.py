@@ -122,3 +122,27 @@ async def test_a_header_grpc_cannot_carry_is_dropped_rather_than_failing_the_cal
     # answered 500 "Illegal header key" before the gateway dropped them.
     response = await rest.get("/v1/users/me", headers=[*fuzz_player.headers.items(), header])
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("value", ["bogus", "5", "-5S", "123456789S"])
+async def test_a_malformed_grpc_timeout_is_a_clear_400_and_harms_no_later_call(
+    rest: httpx.AsyncClient, fuzz_player: Account, value: str
+) -> None:
+    response = await rest.get(
+        "/v1/users/me", headers={**fuzz_player.headers, "grpc-timeout": value}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json() == {
+        "code": 3,
+        "message": "grpc-timeout must be 1 to 8 digits followed by a unit (H, M, S, m, u or n), "
+        "e.g. 5S",
+        "details": [],
+    }
+    # Found by hand: the gateway forwarded such a value, the services' gRPC runtime failed
+    # the call with INTERNAL (a 500) and then also the next call on that upstream
+    # connection that carried a valid grpc-timeout, whoever sent it.
+    for _ in range(3):
+        after = await rest.get(
+            "/v1/users/me", headers={**fuzz_player.headers, "grpc-timeout": "5S"}
+        )
+        assert after.status_code == 200, after.text

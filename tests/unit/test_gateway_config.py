@@ -244,8 +244,55 @@ def test_headers_grpc_would_fail_the_call_over_are_dropped_before_any_filter(
     assert any(re.fullmatch(p, header) for p in patterns) == dropped
 
 
+def forwarding_routes(config: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in routes(config) if "route" in r]
+
+
+@pytest.mark.parametrize(
+    ("value", "malformed"),
+    [
+        ("5S", False),
+        ("1n", False),
+        ("250m", False),
+        ("99999999H", False),
+        ("bogus", True),
+        ("5", True),
+        ("-5S", True),
+        ("1.5S", True),
+        ("5s", True),  # units are case-sensitive: s is not one
+        ("123456789S", True),  # at most 8 digits
+        ("", True),
+    ],
+)
+def test_a_malformed_grpc_timeout_is_answered_400_before_any_route_forwards_it(
+    config: dict[str, Any], value: str, malformed: bool
+) -> None:
+    first = routes(config)[0]
+    (header,) = first["match"]["headers"]
+    assert header["name"] == "grpc-timeout"
+    assert header["invert_match"] is True
+    # Envoy's safe_regex matches the whole value (RE2 full match).
+    assert (re.fullmatch(header["string_match"]["safe_regex"]["regex"], value) is None) == malformed
+    assert first["match"]["prefix"] == "/"
+    assert first["direct_response"]["status"] == 400
+    assert "grpc-timeout" in first["direct_response"]["body"]["inline_string"]
+
+
+def test_grpc_clients_get_envoy_400s_as_invalid_argument_after_the_rest_mappers(
+    config: dict[str, Any],
+) -> None:
+    mappers = connection_manager(config)["local_reply_config"]["mappers"]
+    (grpc_400,) = [m for m in mappers if "headers_to_add" in m]
+    assert grpc_400["filter"]["status_code_filter"]["comparison"]["value"]["default_value"] == 400
+    assert [h["header"] for h in grpc_400["headers_to_add"]] == [
+        {"key": "grpc-status", "value": "3"}
+    ]
+    # The first matching mapper wins: REST 400s must have matched the JSON mapper already.
+    assert mappers.index(grpc_400) == len(mappers) - 1
+
+
 def test_each_service_is_routed_by_grpc_path_to_its_own_cluster(config: dict[str, Any]) -> None:
-    by_prefix = {r["match"].get("prefix"): r["route"]["cluster"] for r in routes(config)}
+    by_prefix = {r["match"].get("prefix"): r["route"]["cluster"] for r in forwarding_routes(config)}
     assert by_prefix["/rewardmesh.auth.v1.AuthService/"] == "auth"
     assert by_prefix["/rewardmesh.event.v1.EventService/"] == "event"
     assert by_prefix["/grpc.reflection.v1.ServerReflection/"] == "auth"
@@ -331,7 +378,7 @@ def test_jwks_openapi_and_docs_go_to_the_auth_http_server_without_a_token(
 
 def test_every_route_but_the_catch_all_targets_a_defined_cluster(config: dict[str, Any]) -> None:
     defined = {c["name"] for c in config["static_resources"]["clusters"]}
-    *forwarding, catch_all = routes(config)
+    *forwarding, catch_all = forwarding_routes(config)
     assert {r["route"]["cluster"] for r in forwarding} <= defined
     assert catch_all["match"] == {"prefix": "/"}
     assert catch_all["route"]["cluster"] not in defined
