@@ -6,7 +6,8 @@
 
 A request crosses one listener (REST over HTTP/1.1 and native gRPC over h2c share it):
 
-1. early header mutation drops caller-supplied `x-user-*` identity headers;
+1. early header mutation drops caller-supplied `x-user-*` identity headers, and headers
+   the services' gRPC runtime would fail the call over;
 2. cors answers preflights and decorates responses;
 3. grpc_json_transcoder turns REST into gRPC, so every later filter and the router see
    `/package.Service/Method` and one set of rules covers both protocols;
@@ -15,7 +16,8 @@ A request crosses one listener (REST over HTTP/1.1 and native gRPC over h2c shar
 5. jwt_authn verifies the bearer token of every non-public RPC and exposes its claims as
    headers (for the services' logs) and as metadata (for RBAC);
 6. rbac lets an RPC through only for the roles in its `rewardmesh.authz.v1.access` option;
-7. router sends it to the service that implements it.
+7. router sends it to the service that implements it, unless its grpc-timeout or
+   grpc-encoding is malformed: Envoy answers those with 400 / INVALID_ARGUMENT itself.
 """
 
 from __future__ import annotations
@@ -76,10 +78,19 @@ CREDENTIAL_RPCS = (
 TRANSCODED_MARKER = "x-envoy-original-method"
 
 ROUTE_TIMEOUT = "15s"
-# gRPC's deadline header: at most 8 digits and a unit (hours..nanoseconds), e.g. "5S".
-GRPC_TIMEOUT_FORMAT = "[0-9]{1,8}[HMSmun]"
-MALFORMED_TIMEOUT_MESSAGE = (
-    "grpc-timeout must be 1 to 8 digits followed by a unit (H, M, S, m, u or n), e.g. 5S"
+# Request headers the services' gRPC runtime parses, with the values it accepts and what a
+# client sending anything else is told (see `malformed_header_route`).
+GRPC_HEADER_FORMATS = {
+    "grpc-timeout": (
+        "[0-9]{1,8}[HMSmun]",
+        "grpc-timeout must be 1 to 8 digits followed by a unit (H, M, S, m, u or n), e.g. 5S",
+    ),
+    "grpc-encoding": ("identity|gzip|deflate", "grpc-encoding must be identity, gzip or deflate"),
+}
+# Reserved gRPC headers no request needs (response trailers, retry bookkeeping, gRPC's
+# internals) that the runtime would also fail the call over if malformed: dropped.
+GRPC_RESPONSE_OR_INTERNAL_HEADERS = (
+    r"grpc-(status|message|previous-rpc-attempts|retry-pushback-ms|internal-.*)"
 )
 MAX_DOWNSTREAM_CONNECTIONS = 50_000
 UNROUTED_CLUSTER = "unrouted"
@@ -220,7 +231,8 @@ def drop_headers_grpc_rejects() -> Config:
     Every header is forwarded upstream as gRPC metadata. gRPC allows only `[0-9a-z_.-]` in
     metadata keys and base64 in `*-bin` values, and answers anything else with INTERNAL
     before the service sees the call: a REST client sending `x*y: 1` got a 500. The
-    services read no binary metadata, so `*-bin` headers are dropped whatever their value.
+    services read no binary metadata, so `*-bin` headers are dropped whatever their value;
+    nor do they read the reserved headers only responses or gRPC itself set.
     """
     illegal_key = r"[^:].*[^-0-9a-z_.].*|[^-0-9a-z_.:].*"  # pseudo-headers (":path") stay
     return {
@@ -229,7 +241,7 @@ def drop_headers_grpc_rejects() -> Config:
             "@type": _type("http.early_header_mutation.header_mutation.v3.HeaderMutation"),
             "mutations": [
                 {"remove_on_match": {"key_matcher": {"safe_regex": {"regex": regex}}}}
-                for regex in (illegal_key, r".*-bin")
+                for regex in (illegal_key, r".*-bin", GRPC_RESPONSE_OR_INTERNAL_HEADERS)
             ],
         },
     }
@@ -365,7 +377,7 @@ def route_config(layout: GatewayLayout, services: Sequence[MeshService]) -> Conf
                 "domains": ["*"],
                 "typed_per_filter_config": {"envoy.filters.http.cors": cors_policy()},
                 "routes": [
-                    malformed_timeout_route(),
+                    *(malformed_header_route(name) for name in GRPC_HEADER_FORMATS),
                     {"match": {"path": JWKS_PATH}, "route": {"cluster": JWKS_CLUSTER}},
                     {"match": {"path": OPENAPI_PATH}, "route": {"cluster": JWKS_CLUSTER}},
                     # /docs and /docs/..., not /docsx.
@@ -408,26 +420,27 @@ def _grpc_route(prefix: str, cluster: str, *, match: str = "prefix") -> Config:
     }
 
 
-def malformed_timeout_route() -> Config:
-    """A request whose `grpc-timeout` is not gRPC's format gets 400 / INVALID_ARGUMENT.
+def malformed_header_route(name: str) -> Config:
+    """A request whose `name` header is not in gRPC's format gets 400 / INVALID_ARGUMENT.
 
-    Envoy forwards a value it cannot parse as it is, and the services' gRPC runtime fails
-    such a call with INTERNAL; worse, it then fails the next call on the same upstream
-    connection that carries a valid grpc-timeout, whoever sent it. Envoy answers it
-    itself, so RBAC has nothing to guard here (as for unknown paths).
+    Envoy forwards a value it cannot use as it is, and the services' gRPC runtime fails
+    such a call with INTERNAL; worse, it then fails later calls on the same upstream
+    connection that carry a valid value of that header, whoever sent them. Envoy answers
+    itself here, so RBAC has nothing to guard (as for unknown paths).
     """
+    valid, message = GRPC_HEADER_FORMATS[name]
     return {
         "match": {
             "prefix": "/",
             "headers": [
                 {
-                    "name": "grpc-timeout",
-                    "string_match": {"safe_regex": {"regex": GRPC_TIMEOUT_FORMAT}},
+                    "name": name,
+                    "string_match": {"safe_regex": {"regex": valid}},
                     "invert_match": True,  # present and malformed; an absent header never matches
                 }
             ],
         },
-        "direct_response": {"status": 400, "body": {"inline_string": MALFORMED_TIMEOUT_MESSAGE}},
+        "direct_response": {"status": 400, "body": {"inline_string": message}},
         "typed_per_filter_config": {
             "envoy.filters.http.rbac": {"@type": _type("filters.http.rbac.v3.RBACPerRoute")}
         },

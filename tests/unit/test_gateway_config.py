@@ -228,6 +228,13 @@ def test_client_sent_identity_headers_are_removed_before_any_filter(
         ("-*un", True),
         ("*", True),
         ("x-trace-bin", True),
+        ("grpc-status", True),
+        ("grpc-message", True),
+        ("grpc-previous-rpc-attempts", True),
+        ("grpc-retry-pushback-ms", True),
+        ("grpc-internal-encoding-request", True),
+        ("grpc-encoding", False),
+        ("grpc-accept-encoding", False),
     ],
 )
 def test_headers_grpc_would_fail_the_call_over_are_dropped_before_any_filter(
@@ -249,33 +256,40 @@ def forwarding_routes(config: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(
-    ("value", "malformed"),
+    ("header", "value", "malformed"),
     [
-        ("5S", False),
-        ("1n", False),
-        ("250m", False),
-        ("99999999H", False),
-        ("bogus", True),
-        ("5", True),
-        ("-5S", True),
-        ("1.5S", True),
-        ("5s", True),  # units are case-sensitive: s is not one
-        ("123456789S", True),  # at most 8 digits
-        ("", True),
+        ("grpc-timeout", "5S", False),
+        ("grpc-timeout", "1n", False),
+        ("grpc-timeout", "250m", False),
+        ("grpc-timeout", "99999999H", False),
+        ("grpc-timeout", "bogus", True),
+        ("grpc-timeout", "5", True),
+        ("grpc-timeout", "-5S", True),
+        ("grpc-timeout", "1.5S", True),
+        ("grpc-timeout", "5s", True),  # units are case-sensitive: s is not one
+        ("grpc-timeout", "123456789S", True),  # at most 8 digits
+        ("grpc-timeout", "", True),
+        ("grpc-encoding", "gzip", False),
+        ("grpc-encoding", "identity", False),
+        ("grpc-encoding", "deflate", False),
+        ("grpc-encoding", "bogus", True),
+        ("grpc-encoding", "gzip, deflate", True),
     ],
 )
-def test_a_malformed_grpc_timeout_is_answered_400_before_any_route_forwards_it(
-    config: dict[str, Any], value: str, malformed: bool
+def test_a_malformed_grpc_header_is_answered_400_before_any_route_forwards_it(
+    config: dict[str, Any], header: str, value: str, malformed: bool
 ) -> None:
-    first = routes(config)[0]
-    (header,) = first["match"]["headers"]
-    assert header["name"] == "grpc-timeout"
-    assert header["invert_match"] is True
+    by_header = {r["match"]["headers"][0]["name"]: r for r in routes(config)[:2]}
+    route = by_header[header]
+    (matcher,) = route["match"]["headers"]
+    assert matcher["invert_match"] is True
     # Envoy's safe_regex matches the whole value (RE2 full match).
-    assert (re.fullmatch(header["string_match"]["safe_regex"]["regex"], value) is None) == malformed
-    assert first["match"]["prefix"] == "/"
-    assert first["direct_response"]["status"] == 400
-    assert "grpc-timeout" in first["direct_response"]["body"]["inline_string"]
+    assert (
+        re.fullmatch(matcher["string_match"]["safe_regex"]["regex"], value) is None
+    ) == malformed
+    assert route["match"]["prefix"] == "/"
+    assert route["direct_response"]["status"] == 400
+    assert route["direct_response"]["body"]["inline_string"].startswith(f"{header} must be")
 
 
 def test_grpc_clients_get_envoy_400s_as_invalid_argument_after_the_rest_mappers(
