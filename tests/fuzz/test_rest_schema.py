@@ -174,3 +174,47 @@ async def test_reserved_grpc_headers_no_request_needs_are_dropped(
     # Each answered 500 "Error parsing '<header>' metadata" when its value was malformed.
     response = await rest.get("/v1/users/me", headers={**fuzz_player.headers, header: "x"})
     assert response.status_code == 200, response.text
+
+
+# Every metadata key gRPC's runtime reserves or parses itself (besides the pseudo-headers
+# and the content type, which the gateway sets): any of them, malformed, could fail a call.
+GRPC_RUNTIME_HEADERS = (
+    "grpc-timeout",
+    "grpc-encoding",
+    "grpc-accept-encoding",
+    "grpc-status",
+    "grpc-message",
+    "grpc-previous-rpc-attempts",
+    "grpc-retry-pushback-ms",
+    "grpc-internal-encoding-request",
+    "grpc-internal-stream-encoding-request",
+    "grpc-lb-client-stats",
+    "grpc-tags-bin",
+    "grpc-trace-bin",
+    "grpc-server-stats-bin",
+    "grpc-status-details-bin",
+    "lb-token",
+    "lb-cost-bin",
+    "endpoint-load-metrics-bin",
+    "x-envoy-peer-metadata",
+    "te",
+    "traceparent",
+    "user-agent",
+)
+HEADER_VALUES = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=24)
+
+
+def test_no_value_of_a_grpc_runtime_header_gets_a_server_error(
+    mesh: Mesh, fuzz_player: Account
+) -> None:
+    with httpx.Client(base_url=mesh.gateway_url, timeout=REQUEST_TIMEOUT) as client:
+
+        @settings(FUZZ, max_examples=5 * FUZZ.max_examples)
+        @given(st.dictionaries(st.sampled_from(GRPC_RUNTIME_HEADERS), HEADER_VALUES, min_size=1))
+        def run(headers: dict[str, str]) -> None:
+            response = client.get("/v1/users/me", headers={**fuzz_player.headers, **headers})
+            assert response.status_code in (200, 400, 504), (headers, response.text)
+            if response.status_code != 200:
+                assert response.json()["code"] in (3, 4), (headers, response.text)  # 504: "0S"
+
+        run()
