@@ -16,11 +16,12 @@ finds the candidates, the full filter is applied to each one, in the collection'
 - String equalities and inequalities, and comparisons of numbers (`$lt`..`$gte`, also
   under `$not`, along sub-documents), in a filter are tested in plain Python.
 - A cursor with a limit copies out only the documents it returns, not every match, and
-  `find_one` reads its document without building a cursor. A sorted query on an `_id` or
-  indexed-field value sorts those documents first and tests them in order, so a page
-  tests only the documents up to its end. When the sort is on plain fields ending in
-  `_id`, in one direction, the field index keeps that value's documents in that order
-  as writes happen (`_Ordering`), so a page reads only what it returns.
+  `find_one` reads its document without building a cursor (a filter that is only a string
+  or ObjectId `_id` takes the document filed under it without testing it). A sorted query
+  on an `_id` or indexed-field value sorts those documents first and tests them in order,
+  so a page tests only the documents up to its end. When the sort is on plain fields
+  ending in `_id`, in one direction, the field index keeps that value's documents in that
+  order as writes happen (`_Ordering`), so a page reads only what it returns.
 - An update that pins `_id` and only sets, increments, pushes or adds plain values along
   sub-document paths is applied to the document directly (`_updated_in_place`), not by
   mongomock's generic update machinery; `find_one_and_update` returning the document
@@ -69,6 +70,8 @@ from packaging import version
 from pymongo import ReturnDocument
 
 _EXACT_ID_TYPES = (str, int, ObjectId, uuid.UUID)
+# `_id` values equal only to values of their own type (an int also equals a float or a bool).
+_SELF_EQUAL_IDS = frozenset({str, ObjectId, uuid.UUID})
 # Query values whose matches are exactly the stored values Python finds equal to them
 # (plus, for None, documents without the field). Other values fall back to a scan.
 _PINNABLE_TYPES = (str, ObjectId, bool, type(None))
@@ -543,6 +546,8 @@ def _comparisons(
 
 
 def _get_dataset(self: Any, spec: Any, sort: Any, fields: Any, as_class: Any) -> Iterator[Any]:
+    """mongomock's: the matching documents' copies. It finds the candidates when called (a
+    cursor calls it as it first reads), and tests and copies them as they are read."""
     order = list(sort.items() if isinstance(sort, Mapping) else sort or ())
     # The filter as the collection's own `_iter_documents` gets it (mongomock_motor turns
     # Beanie's field expressions into plain strings there).
@@ -560,6 +565,11 @@ def _get_dataset(self: Any, spec: Any, sort: Any, fields: Any, as_class: Any) ->
         if walked is None:
             candidates = _sorted(list(candidates), order)
         documents = (d for d in candidates if applies(d))
+    return _copies(self, documents, fields, as_class)
+
+
+def _copies(self: Any, documents: Iterable[Any], fields: Any, as_class: Any) -> Iterator[Any]:
+    """What `_get_dataset` hands out for the matching `documents`: their copies, projected."""
     if not fields and self.codec_options.tz_aware:
         for document in documents:  # copied and made aware in one pass (see _as_returned)
             yield _copy_out_aware(document, as_class)
@@ -663,7 +673,13 @@ def _first(self: Any, filter: Any = None, *args: Any, **kwargs: Any) -> Any:
     if not isinstance(filter, Mapping):
         filter = {"_id": filter}
     projection = kwargs.get("projection")
-    documents = self._get_dataset(_stored_times(filter), None, projection, dict)
+    key = filter.get("_id")
+    if len(filter) == 1 and type(key) in _SELF_EQUAL_IDS and not self._store.is_empty:
+        # The document filed under that key is the only one whose _id equals it.
+        document = self._store._documents.get(key)
+        documents = _copies(self, () if document is None else (document,), projection, dict)
+    else:
+        documents = self._get_dataset(_stored_times(filter), None, projection, dict)
     return next(iter(_as_returned(self, projection, documents)), None)
 
 
@@ -1063,7 +1079,7 @@ def _find_one_and_update(
     _validate_update(update)
     if not self._update(filter, update)["n"]:
         return None
-    return self.find_one({"_id": filter["_id"]}, projection)
+    return self.find_one({"_id": filter["_id"]}, projection=projection)
 
 
 def _update_refiling(self: Any, spec: Any, document: Any, *args: Any, **kwargs: Any) -> Any:

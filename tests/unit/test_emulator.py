@@ -7,6 +7,7 @@ declares indexes (so its queries take the `_id` and field-index paths), the othe
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import uuid
 from collections import OrderedDict
@@ -436,6 +437,31 @@ def test_find_one_is_the_first_document_find_returns(
     query = filter if isinstance(filter, dict) else {"_id": filter}
     expected = next(iter(collection.find(query, projection=projection)), None)
     assert collection.find_one(filter, projection=projection) == expected
+
+
+# Keys that are equal across types (1, 1.0, True) or only within theirs (str, ObjectId).
+IDS = st.sampled_from([0, 1, 1.0, True, "0", "1", "a", ObjectId("0" * 24), ObjectId("1" * 24)])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    ids=st.lists(IDS, max_size=6),
+    key=IDS,
+    projection=st.sampled_from([None, {}, {"a": 1}, {"a": 0}, {"_id": 0, "at": 1}]),
+    tz_aware=st.booleans(),
+)
+def test_find_one_by_id_is_the_first_document_find_returns(
+    ids: list[Any], key: Any, projection: Any, tz_aware: bool
+) -> None:
+    collection = fresh_database(tz_aware=tz_aware).things
+    for n, _id in enumerate(ids):
+        with contextlib.suppress(mongomock.DuplicateKeyError):
+            collection.insert_one(
+                {"_id": _id, "a": n, "at": datetime(2026, 3, 2, 12, 0, 0, 123456)}
+            )
+    expected = next(iter(collection.find({"_id": key}, projection=projection)), None)
+    assert collection.find_one({"_id": key}, projection=projection) == expected
+    assert collection.find_one({"_id": key}, projection) == expected  # mongomock's own path
 
 
 PATHS = st.sampled_from(["a", "a.x", "a.y", "a.x.k", "b", "b.0", "b.$", "u", "_id", "n"])
