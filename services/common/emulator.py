@@ -856,10 +856,10 @@ def _copy_out_aware(value: Any, container: Any) -> Any:
 def _stored_times(value: Any) -> Any:
     """mongomock's `patch_datetime_awareness_in_document`: times as naive UTC, to the ms."""
     kind = type(value)
-    if kind is dict:
-        return {k: _stored_times(v) for k, v in value.items()}
+    if kind is dict:  # scalars inline: most fields of most documents and filters
+        return {k: v if type(v) in _SCALARS else _stored_times(v) for k, v in value.items()}
     if kind is list or kind is tuple:
-        return [_stored_times(v) for v in value]
+        return [v if type(v) in _SCALARS else _stored_times(v) for v in value]
     if kind is OrderedDict:
         return OrderedDict((k, _stored_times(v)) for k, v in value.items())
     if kind is datetime:
@@ -902,9 +902,14 @@ def _plain(value: Any) -> bool:
     if kind is int:
         return value in _INT64
     if kind is dict:
-        return all(type(k) is str and _ordinary(k) and _plain(v) for k, v in value.items())
+        for k, v in value.items():
+            if type(k) is not str or not _ordinary(k):
+                return False
+            if type(v) not in _PLAIN_SCALARS and not _plain(v):
+                return False
+        return True
     if kind is list:
-        return all(_plain(v) for v in value)
+        return all(type(v) in _PLAIN_SCALARS or _plain(v) for v in value)
     return False
 
 
