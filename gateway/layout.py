@@ -37,6 +37,13 @@ class GatewayLayout:
     # bucket in front of the auth service's per-account lockout: it caps password
     # guessing across accounts and the argon2 work an attacker can make us do.
     credential_rate_limit: RateLimit = RateLimit(per_second=100, burst=200)
+    # ...and, inside it, one bucket per client address, so one client cannot use up the
+    # endpoint for everyone else (generous: many players may share an address behind NAT).
+    credential_rate_limit_per_client: RateLimit = RateLimit(per_second=20, burst=40)
+    # Proxies in front of the gateway whose X-Forwarded-For entries are trusted: 0 when
+    # clients connect to it directly; behind a load balancer, 1, or every client would
+    # share the balancer's address (and its per-client buckets).
+    trusted_proxy_hops: int = 0
 
 
 def compose_layout() -> GatewayLayout:

@@ -23,6 +23,7 @@ A request crosses one listener (REST over HTTP/1.1 and native gRPC over h2c shar
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,7 @@ GRPC_RESPONSE_OR_INTERNAL_HEADERS = (
     r"grpc-(status|message|previous-rpc-attempts|retry-pushback-ms|internal-.*)"
 )
 MAX_DOWNSTREAM_CONNECTIONS = 50_000
+MAX_CLIENT_BUCKETS = 100_000  # per credential RPC; the least recently seen go first
 UNROUTED_CLUSTER = "unrouted"
 NOT_FOUND_MESSAGE = "no such route"
 
@@ -191,6 +193,13 @@ def http_connection_manager(layout: GatewayLayout, services: Sequence[MeshServic
         "@type": "type.googleapis.com/envoy.extensions.filters.network"
         ".http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": "gateway",
+        # The gateway is the public entry: the client is the TCP peer (or what the trusted
+        # proxies in front of it say), not whatever an x-forwarded-for header claims;
+        # per-client rate limits key on it. A client's own x-request-id is still kept,
+        # for correlating its calls in the logs.
+        "use_remote_address": True,
+        "xff_num_trusted_hops": layout.trusted_proxy_hops,
+        "preserve_external_request_id": True,
         "codec_type": "AUTO",  # HTTP/1.1 for REST, h2c (prior knowledge) for native gRPC
         # RBAC and JWT rules match exact paths; normalise so `//x/../y` cannot dodge them.
         "normalize_path": True,
@@ -387,7 +396,12 @@ def route_config(layout: GatewayLayout, services: Sequence[MeshService]) -> Conf
                     },
                     # Before the service prefixes, which would otherwise match first.
                     *(
-                        rate_limited_route(path, "auth", layout.credential_rate_limit)
+                        rate_limited_route(
+                            path,
+                            "auth",
+                            layout.credential_rate_limit,
+                            layout.credential_rate_limit_per_client,
+                        )
                         for path in CREDENTIAL_RPCS
                     ),
                     *(_grpc_route(s.path_prefix, s.upstream) for s in services),
@@ -400,11 +414,11 @@ def route_config(layout: GatewayLayout, services: Sequence[MeshService]) -> Conf
     }
 
 
-def rate_limited_route(path: str, cluster: str, limit: RateLimit) -> Config:
-    """One RPC, routed like its service's prefix route but with a token bucket of its own."""
+def rate_limited_route(path: str, cluster: str, limit: RateLimit, per_client: RateLimit) -> Config:
+    """One RPC, routed like its service's prefix route but with token buckets of its own."""
     return {
         **_grpc_route(path, cluster, match="path"),
-        "typed_per_filter_config": {RATE_LIMIT_FILTER: local_rate_limit(path, limit)},
+        "typed_per_filter_config": {RATE_LIMIT_FILTER: local_rate_limit(path, limit, per_client)},
     }
 
 
@@ -487,9 +501,12 @@ def local_rate_limit_filter() -> Config:
     }
 
 
-def local_rate_limit(path: str, limit: RateLimit) -> Config:
-    """A token bucket shared by Envoy's workers; an empty bucket answers 429 without calling
-    the service. REST clients get it as JSON (local_reply_config maps 429 -> code 8)."""
+def local_rate_limit(path: str, limit: RateLimit, per_client: RateLimit) -> Config:
+    """Token buckets shared by Envoy's workers: one for the RPC, and one per client address
+    (the TCP peer: the gateway is the public entry) inside it, kept for the most recently
+    seen MAX_CLIENT_BUCKETS addresses. A call takes a token from both; an empty bucket
+    answers 429 without calling the service. REST clients get it as JSON
+    (local_reply_config maps 429 -> code 8)."""
 
     def always(key: str) -> Config:
         percent = {"numerator": 100, "denominator": "HUNDRED"}
@@ -498,11 +515,14 @@ def local_rate_limit(path: str, limit: RateLimit) -> Config:
     return {
         "@type": _type("filters.http.local_ratelimit.v3.LocalRateLimit"),
         "stat_prefix": "rate_limit_" + path.rsplit("/", 1)[-1].lower(),
-        "token_bucket": {
-            "max_tokens": limit.burst,
-            "tokens_per_fill": limit.per_second,
-            "fill_interval": "1s",
-        },
+        "token_bucket": _token_bucket(limit),
+        # An entry without a value matches every address, with a bucket for each.
+        "descriptors": [
+            {"entries": [{"key": "remote_address"}], "token_bucket": _token_bucket(per_client)}
+        ],
+        "max_dynamic_descriptors": MAX_CLIENT_BUCKETS,
+        "rate_limits": [{"actions": [{"remote_address": {}}]}],
+        "always_consume_default_token_bucket": True,
         # Both default to 0 %, which would turn the limit off.
         "filter_enabled": always("enabled"),
         "filter_enforced": always("enforced"),
@@ -510,6 +530,10 @@ def local_rate_limit(path: str, limit: RateLimit) -> Config:
         # which clients would retry at once.
         "rate_limited_as_resource_exhausted": True,
     }
+
+
+def _token_bucket(limit: RateLimit) -> Config:
+    return {"max_tokens": limit.burst, "tokens_per_fill": limit.per_second, "fill_interval": "1s"}
 
 
 def transcoder(layout: GatewayLayout, services: Sequence[MeshService]) -> Config:
@@ -690,7 +714,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             **{name: getattr(args, name) for name in _LOCAL_PORTS},
             descriptor_path=args.descriptor,
         )
-    text = render(layout)
+    text = render(dataclasses.replace(layout, trusted_proxy_hops=args.trusted_proxy_hops))
     if args.out is None:
         print(text, end="")
     else:
@@ -717,6 +741,12 @@ def _parser() -> argparse.ArgumentParser:
     for name in _LOCAL_PORTS:
         parser.add_argument(_flag(name), type=int, help="local variant only")
     parser.add_argument("--descriptor", help="local variant: descriptors.pb as Envoy sees it")
+    parser.add_argument(
+        "--trusted-proxy-hops",
+        type=int,
+        default=0,
+        help="proxies in front of the gateway whose X-Forwarded-For is trusted (default 0)",
+    )
     return parser
 
 

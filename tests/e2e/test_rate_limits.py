@@ -1,5 +1,6 @@
-"""Two layers slow password guessing down: Envoy's per-endpoint token buckets (429 before
-the auth service is reached) and the auth service's per-account lockout below them.
+"""Two layers slow password guessing down: Envoy's per-endpoint token buckets, each with
+a bucket per client address inside it (429 before the auth service is reached), and the
+auth service's per-account lockout below them.
 
 A gateway 429 carries no details; the service's carries ErrorInfo ACCOUNT_LOCKED and
 RetryInfo. These tests run on a mesh of their own with very low limits.
@@ -25,6 +26,7 @@ from tests.helpers import error_reason, unique_email
 from tools.mesh import Mesh
 
 LIMIT = RateLimit(per_second=5, burst=5)
+PER_CLIENT = RateLimit(per_second=1, burst=3)
 MAX_FAILURES = 3
 BURST = 30  # far more than the bucket holds, sent at once
 
@@ -38,6 +40,20 @@ def limited_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
         "rate-limits",
         {"LOGIN_MAX_FAILURES": str(MAX_FAILURES), "LOGIN_LOCKOUT_SECONDS": "120"},
         gateway_overrides={"credential_rate_limit": LIMIT},
+    ) as mesh:
+        yield mesh
+
+
+@pytest.fixture(scope="module")
+def per_client_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+    """Only the per-client buckets are low here."""
+    with running_mesh(
+        tmp_path_factory,
+        "per-client-limits",
+        gateway_overrides={
+            "credential_rate_limit": RateLimit(per_second=1000, burst=1000),
+            "credential_rate_limit_per_client": PER_CLIENT,
+        },
     ) as mesh:
         yield mesh
 
@@ -177,3 +193,33 @@ async def test_account_lockout_still_answers_below_the_gateway_limit(
     assert info.reason == "ACCOUNT_LOCKED"
     assert any(d.Unpack(retry) for d in details if d.Is(retry.DESCRIPTOR))
     assert retry.retry_delay.seconds > 0
+
+
+async def test_one_client_address_cannot_use_up_an_endpoint_for_the_others(
+    per_client_mesh: Mesh,
+) -> None:
+    body = {"email": unique_email("per-client"), "password": "x" * 12}
+
+    def client_from(address: str) -> httpx.AsyncClient:
+        transport = httpx.AsyncHTTPTransport(local_address=address)
+        return httpx.AsyncClient(base_url=per_client_mesh.gateway_url, transport=transport)
+
+    async with client_from("127.0.0.1") as noisy, client_from("127.0.0.2") as other:
+        # Each call claims another address in x-forwarded-for: the gateway goes by the
+        # TCP peer, so they all share one bucket.
+        responses = await asyncio.gather(
+            *(
+                noisy.post(
+                    "/v1/auth/login", json=body, headers={"x-forwarded-for": f"203.0.113.{n}"}
+                )
+                for n in range(BURST)
+            )
+        )
+        statuses = [r.status_code for r in responses]
+        # The bucket holds PER_CLIENT.burst tokens and may refill once meanwhile.
+        assert statuses.count(429) >= BURST - PER_CLIENT.burst - PER_CLIENT.per_second, statuses
+        assert all(is_gateway_limit(r) for r in responses if r.status_code == 429)
+        # Another address still gets through at once, to the service's own answer.
+        response = await other.post("/v1/auth/login", json=body)
+        assert response.status_code == 401, response.text
+        assert error_reason(response.json()) == "INVALID_CREDENTIALS"

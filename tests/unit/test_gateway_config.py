@@ -349,6 +349,39 @@ def test_each_credential_rpc_has_its_own_enforced_token_bucket_to_the_auth_servi
     assert len({limit["stat_prefix"] for limit in limited.values()}) == len(limited)
 
 
+def test_each_credential_rpc_also_has_a_bucket_per_client_address(config: dict[str, Any]) -> None:
+    per_client = compose_layout().credential_rate_limit_per_client
+    assert per_client.per_second < compose_layout().credential_rate_limit.per_second
+    for path, limit in rate_limited_routes(config).items():
+        # A descriptor entry without a value: one bucket per remote address.
+        assert limit["descriptors"] == [
+            {
+                "entries": [{"key": "remote_address"}],
+                "token_bucket": {
+                    "max_tokens": per_client.burst,
+                    "tokens_per_fill": per_client.per_second,
+                    "fill_interval": "1s",
+                },
+            }
+        ], path
+        assert limit["rate_limits"] == [{"actions": [{"remote_address": {}}]}], path
+        assert limit["max_dynamic_descriptors"] >= 10_000, path
+        assert limit["always_consume_default_token_bucket"] is True, path
+
+
+def test_the_client_address_is_the_tcp_peer_not_a_forwarded_header(
+    config: dict[str, Any],
+) -> None:
+    manager = connection_manager(config)
+    assert manager["use_remote_address"] is True
+    assert manager["xff_num_trusted_hops"] == 0
+
+
+def test_a_layout_behind_a_load_balancer_trusts_its_forwarded_address() -> None:
+    layout = dataclasses.replace(compose_layout(), trusted_proxy_hops=1)
+    assert connection_manager(yaml.safe_load(render(layout)))["xff_num_trusted_hops"] == 1
+
+
 def test_credential_routes_come_before_the_auth_prefix_route(config: dict[str, Any]) -> None:
     order = [r["match"].get("path") or r["match"].get("prefix") for r in routes(config)]
     auth_prefix = order.index("/rewardmesh.auth.v1.AuthService/")
@@ -445,6 +478,12 @@ def test_command_line_local_variant_writes_the_rendered_config(tmp_path: Path) -
         ]
     )
     assert out.read_text() == local_config_text()
+
+
+def test_command_line_sets_the_trusted_proxy_hops(tmp_path: Path) -> None:
+    out = tmp_path / "envoy.yaml"
+    main(["--variant=compose", "--trusted-proxy-hops=1", f"--out={out}"])
+    assert connection_manager(yaml.safe_load(out.read_text()))["xff_num_trusted_hops"] == 1
 
 
 def test_command_line_local_variant_refuses_missing_ports() -> None:
