@@ -2,7 +2,10 @@
 # The auth and event services: one image, the entry point is chosen by docker-compose.yml.
 #   docker build -t reward-mesh .
 #   docker run reward-mesh python -m services.event.main
-FROM python:3.11-slim
+
+# Build stage: generates the code and documents, as `make gen` does, with the full lock.
+# These steps match deploy/envoy.Dockerfile, so the two builds share their layers.
+FROM python:3.11-slim AS build
 
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -14,15 +17,29 @@ WORKDIR /app
 COPY requirements.lock .
 RUN pip install -r requirements.lock
 
-# Generated code is not committed; produce it here as `make gen` does.
-# These first steps match deploy/envoy.Dockerfile, so the two builds share their layers.
 COPY protos/ protos/
 COPY tools/gen_protos.py tools/
 RUN python -m tools.gen_protos
-# The OpenAPI document auth serves at /openapi.json (and /docs), as `make gen` writes it.
+# The OpenAPI document auth serves at /openapi.json (and /docs), as `make gen` writes it
+# (the gateway's catalog reads the access options through services.common.access).
 COPY gateway/ gateway/
+COPY services/ services/
 RUN PYTHONPATH=gen python -m gateway.openapi --out gen/openapi.json
 
+# The image: only what the services import (requirements-runtime.lock, the same pins as
+# requirements.lock), so no compilers, test tools, Envoy or NATS binaries ship with them.
+FROM python:3.11-slim
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore \
+    PYTHONDONTWRITEBYTECODE=1
+WORKDIR /app
+
+COPY requirements-runtime.lock .
+RUN pip install -r requirements-runtime.lock
+
+COPY --from=build /app/gen/ gen/
 COPY tools/healthcheck.py tools/
 COPY services/ services/
 

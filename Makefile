@@ -8,7 +8,7 @@ BUF := node_modules/.bin/buf
 export PYTHONPATH := $(CURDIR):$(CURDIR)/gen
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test check lint typecheck gen envoy-config fmt clean bench bench-pipeline
+.PHONY: run test check lint typecheck gen envoy-config runtime-lock fmt clean bench bench-pipeline
 
 run: gen
 	$(PY) -m tools.mesh run
@@ -39,6 +39,10 @@ gen/descriptors.pb: $(VENV)/.installed $(shell find protos -name '*.proto')
 # The REST API's OpenAPI document (served at /openapi.json and /docs), from the descriptors.
 gen/openapi.json: gen/descriptors.pb gateway/openapi.py gateway/catalog.py
 	$(PY) -m gateway.openapi --out $@
+
+# Rewrites the service image's requirements from requirements.lock; a test fails when stale.
+runtime-lock: $(VENV)/.installed
+	$(PY) -m tools.runtime_lock --out requirements-runtime.lock
 
 # Rewrites deploy/envoy.yaml from the protos; a test fails when it is stale.
 envoy-config: gen
