@@ -455,9 +455,7 @@ def malformed_header_route(name: str) -> Config:
             ],
         },
         "direct_response": {"status": 400, "body": {"inline_string": message}},
-        "typed_per_filter_config": {
-            "envoy.filters.http.rbac": {"@type": _type("filters.http.rbac.v3.RBACPerRoute")}
-        },
+        "typed_per_filter_config": _rbac_off(),
     }
 
 
@@ -472,10 +470,13 @@ def not_found_route() -> Config:
     return {
         "match": {"prefix": "/"},
         "route": {"cluster": UNROUTED_CLUSTER, "cluster_not_found_response_code": "NOT_FOUND"},
-        "typed_per_filter_config": {
-            "envoy.filters.http.rbac": {"@type": _type("filters.http.rbac.v3.RBACPerRoute")}
-        },
+        "typed_per_filter_config": _rbac_off(),
     }
+
+
+def _rbac_off() -> Config:
+    """For a route Envoy answers itself (nothing is forwarded): RBAC has nothing to guard."""
+    return {"envoy.filters.http.rbac": {"@type": _type("filters.http.rbac.v3.RBACPerRoute")}}
 
 
 def cors_policy() -> Config:
