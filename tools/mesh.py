@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import grpc
 import httpx
-from grpc_health.v1 import health_pb2
 
 from gateway.render import local_layout, render
+from tools.healthcheck import is_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -259,18 +258,7 @@ class Mesh:
 
 
 def _grpc_serving(port: int) -> bool:
-    with grpc.insecure_channel(f"{LOOPBACK}:{port}") as channel:
-        # The health stubs' type hints lack the methods; call the method by path.
-        check = channel.unary_unary(
-            "/grpc.health.v1.Health/Check",
-            request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
-            response_deserializer=health_pb2.HealthCheckResponse.FromString,
-        )
-        try:
-            response = check(health_pb2.HealthCheckRequest(), timeout=1)
-        except grpc.RpcError:
-            return False
-        return bool(response.status == health_pb2.HealthCheckResponse.SERVING)
+    return is_serving(f"{LOOPBACK}:{port}", timeout=1)
 
 
 def _http_ok(url: str) -> bool:
