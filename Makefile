@@ -53,8 +53,8 @@ $(VENV)/.installed: requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	touch $@
 
-$(BUF): package.json
-	npm install --no-audit --no-fund --loglevel=error
+$(BUF): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 clean:
