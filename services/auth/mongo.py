@@ -141,7 +141,7 @@ class MongoUsers:
 
     async def page(self, after: Sequence[Any] | None, size: int) -> list[User]:
         cursor = self._c.find(_after_filter(after)).sort(OLDEST_FIRST).limit(size)
-        return [_user(doc) async for doc in cursor]
+        return [_user(doc) for doc in await cursor.to_list()]
 
     async def set_role(self, user_id: str, role: Role) -> User | None:
         doc = await self._c.find_one_and_update(
@@ -245,7 +245,7 @@ class MongoServiceAccounts:
 
     async def page(self, after: Sequence[Any] | None, size: int) -> list[ServiceAccount]:
         cursor = self._c.find(_after_filter(after)).sort(OLDEST_FIRST).limit(size)
-        return [_service_account(doc) async for doc in cursor]
+        return [_service_account(doc) for doc in await cursor.to_list()]
 
     async def set_secret(self, account_id: str, secret_hash: str) -> ServiceAccount | None:
         return await self._update(account_id, {"secret_hash": secret_hash})
@@ -281,7 +281,7 @@ class MongoOutbox:
 
     async def pending(self, limit: int) -> list[OutboxMessage]:
         cursor = self._c.find({"sent_at": None}).sort([("created_at", ASCENDING)]).limit(limit)
-        return [OutboxMessage(d["_id"], d["subject"], d["payload"]) async for d in cursor]
+        return [OutboxMessage(d["_id"], d["subject"], d["payload"]) for d in await cursor.to_list()]
 
     async def mark_sent(self, ids: list[str]) -> None:
         await self._c.update_many({"_id": {"$in": ids}}, {"$set": {"sent_at": self._now()}})

@@ -15,9 +15,10 @@ finds the candidates, the full filter is applied to each one, in the collection'
   BSON-ordering comparator is used, as before.
 - String equalities and inequalities, and comparisons of numbers (`$lt`..`$gte`, also
   under `$not`, along sub-documents), in a filter are tested in plain Python.
-- A cursor with a limit copies out only the documents it returns, not every match, and
-  `find_one` reads its document without building a cursor (a filter that is only a string
-  or ObjectId `_id` takes the document filed under it without testing it). A sorted query
+- A cursor copies out only the documents it returns, not those its skip passes over or
+  its limit leaves out, and `find_one` reads its document without building a cursor (a
+  filter that is only a string or ObjectId `_id` takes the document filed under it
+  without testing it). A sorted query
   on an `_id` or indexed-field value sorts those documents first and tests them in order,
   so a page tests only the documents up to its end. When the sort is on plain fields
   ending in `_id`, in one direction, the field index keeps that value's documents in that
@@ -39,7 +40,7 @@ finds the candidates, the full filter is applied to each one, in the collection'
   with other operators, or paths through arrays, get a full deep copy.
 - Version numbers mongomock compares on every write are parsed once.
 - TTL expiry runs at most once a second (MongoDB's own TTL monitor runs once a minute)
-  instead of on every access.
+  instead of on every access, and not at all for collections without a TTL index.
 """
 
 from __future__ import annotations
@@ -698,11 +699,12 @@ def _compute_results(self: Any, with_limit_and_skip: bool = False) -> list[Any]:
     skip = self._skip if with_limit_and_skip else 0
     stop = skip + limit if limit else None
     computed = self.__dict__.get("_computed")
-    if computed is None or computed[0] != (self._factory, stop):
-        documents = itertools.islice(self._factory(), stop)
+    if computed is None or computed[0] != (self._factory, stop, skip):
+        documents = itertools.islice(self._factory(), skip, stop)
         returned = _as_returned(self.collection, self._projection, documents)
-        computed = self._computed = ((self._factory, stop), list(returned))
-    results: list[Any] = computed[1][skip:]
+        computed = self._computed = ((self._factory, stop, skip), list(returned))
+    # The same list each time: the cursor indexes it once per document it hands out.
+    results: list[Any] = computed[1]
     return results
 
 
@@ -1134,6 +1136,8 @@ def _store_drop(self: Any) -> None:
 
 
 def _remove_expired_documents(self: Any) -> None:
+    if not self._ttl_indexes:  # asked on nearly every read: most collections have none
+        return
     now = time.monotonic()
     if now - getattr(self, "_last_expiry", 0.0) >= 1.0:
         self._last_expiry = now

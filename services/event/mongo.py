@@ -193,7 +193,7 @@ class MongoEvents:
     ) -> list[Event]:
         query = _and({"status": status.value} if status else {}, _newer_than(after, "created_at"))
         cursor = self._c.find(query).sort(NEWEST_FIRST).limit(size)
-        return [_event(doc) async for doc in cursor]
+        return [_event(doc) for doc in await cursor.to_list()]
 
     async def active_at(
         self, at: datetime, types: Sequence[ConditionType], activity: str | None = None
@@ -206,7 +206,7 @@ class MongoEvents:
         }
         if activity is not None:
             query["condition.activity"] = activity
-        return [_event(doc) async for doc in self._c.find(query)]
+        return [_event(doc) for doc in await self._c.find(query).to_list()]
 
 
 # --- progress ----------------------------------------------------------------------------
@@ -483,7 +483,7 @@ class MongoClaimLog:
         cursor = (
             self._c.find(query).sort([("claimed_at", DESCENDING), ("_id", DESCENDING)]).limit(size)
         )
-        return [_claim(doc) async for doc in cursor]
+        return [_claim(doc) for doc in await cursor.to_list()]
 
     async def totals(self, event_id: str) -> dict[str, RewardTotals]:
         cursor = await self._c.aggregate(
@@ -549,7 +549,7 @@ class MongoAuditLog:
                 service=doc["service"],
                 created_at=doc["created_at"],
             )
-            async for doc in cursor
+            for doc in await cursor.to_list()
         ]
 
 
@@ -607,7 +607,7 @@ class MongoDeadLetters:
 
     async def page(self, after: Sequence[Any] | None, size: int) -> list[DeadLetter]:
         cursor = self._c.find(_newer_than(after, "created_at")).sort(NEWEST_FIRST).limit(size)
-        return [_dead_letter(doc) async for doc in cursor]
+        return [_dead_letter(doc) for doc in await cursor.to_list()]
 
     async def mark_replayed(self, letter_id: str, now: datetime) -> DeadLetter | None:
         doc = await self._c.find_one_and_update(

@@ -96,9 +96,9 @@ class EventServicer(event_pb2_grpc.EventServiceServicer):
         page = await self._uc.list_claims(
             where, page_request(request.page_size, request.page_token)
         )
-        return event_pb2.ListMyClaimsResponse(
-            claims=[cv.claim_to_proto(c) for c in page.items], next_page_token=page.next_page_token
-        )
+        response = event_pb2.ListMyClaimsResponse(next_page_token=page.next_page_token)
+        cv.add_claims(response.claims, page.items)
+        return response
 
     async def ListClaims(
         self, request: event_pb2.ListClaimsRequest, context: Context
@@ -112,9 +112,9 @@ class EventServicer(event_pb2_grpc.EventServiceServicer):
         page = await self._uc.list_claims(
             where, page_request(request.page_size, request.page_token)
         )
-        return event_pb2.ListClaimsResponse(
-            claims=[cv.claim_to_proto(c) for c in page.items], next_page_token=page.next_page_token
-        )
+        response = event_pb2.ListClaimsResponse(next_page_token=page.next_page_token)
+        cv.add_claims(response.claims, page.items)
+        return response
 
     async def GetEventStats(
         self, request: event_pb2.GetEventStatsRequest, context: Context
