@@ -182,7 +182,14 @@ class Mesh:
                 "-c", str(config),
                 "--disable-hot-restart",
                 "--log-level", "warn",
-                "--concurrency", "2",
+                # One worker thread. Each process here runs in a session of its own, and
+                # the kernel's autogroup scheduling gives each session an equal CPU share,
+                # split across the CPUs its threads run on: under load each of two workers
+                # waited for a CPU 65% of the time, stalling every request it held for up
+                # to ~100 ms (mixed benchmark p99 110-145 ms; 40-46 ms with one worker, at
+                # the same rps relative to the baseline). One worker serves far more than
+                # the services behind it.
+                "--concurrency", "1",
             ],
         )  # fmt: skip
 
