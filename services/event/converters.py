@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -194,9 +194,7 @@ def progress_to_proto(event: Event, progress: Progress) -> event_pb2.Progress:
 
 
 def claim_to_proto(claim: Claim) -> event_pb2.Claim:
-    message = event_pb2.Claim(**_claim_fields(claim))
-    set_timestamp(message.claimed_at, claim.claimed_at)
-    return message
+    return _build_claim(event_pb2.Claim, claim)
 
 
 def add_claims(
@@ -205,22 +203,25 @@ def add_claims(
     """Appends `claims` to a response's repeated field, each built in place (the hot path
     of a player's history: no message built apart and then copied in)."""
     for claim in claims:
-        set_timestamp(field.add(**_claim_fields(claim)).claimed_at, claim.claimed_at)
+        _build_claim(field.add, claim)
 
 
-def _claim_fields(claim: Claim) -> dict[str, Any]:
-    """A Claim message's fields, but for `claimed_at`."""
-    return {
-        "request_id": claim.request_id,
-        "user_id": claim.user_id,
-        "event_id": claim.event_id,
-        "reward_id": claim.reward_id,
-        "reward_name": claim.reward_name,
-        "amount": claim.amount,
-        "status": _enum_out(claim.status, event_pb2.ClaimStatus),
-        "failure_reason": claim.failure_reason,
-        "remaining": claim.remaining,
-    }
+def _build_claim(make: Callable[..., event_pb2.Claim], claim: Claim) -> event_pb2.Claim:
+    """The Claim message for `claim`, made by `make`: its constructor, or `add` of a
+    repeated field."""
+    message = make(
+        request_id=claim.request_id,
+        user_id=claim.user_id,
+        event_id=claim.event_id,
+        reward_id=claim.reward_id,
+        reward_name=claim.reward_name,
+        amount=claim.amount,
+        status=_enum_out(claim.status, event_pb2.ClaimStatus),
+        failure_reason=claim.failure_reason,
+        remaining=claim.remaining,
+    )
+    set_timestamp(message.claimed_at, claim.claimed_at)
+    return message
 
 
 def stats_to_proto(stats: EventStats) -> event_pb2.EventStats:
