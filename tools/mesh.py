@@ -186,7 +186,7 @@ class Mesh:
                 # the kernel's autogroup scheduling gives each session an equal CPU share,
                 # split across the CPUs its threads run on: under load each of two workers
                 # waited for a CPU 65% of the time, stalling every request it held for up
-                # to ~100 ms (mixed benchmark p99 110-145 ms; 40-46 ms with one worker, at
+                # to ~100 ms (mixed benchmark p99 108-146 ms; 32-48 ms with one worker, at
                 # the same rps relative to the baseline). One worker serves far more than
                 # the services behind it.
                 "--concurrency", "1",

@@ -18,9 +18,9 @@ finds the candidates, the full filter is applied to each one, in the collection'
 - A cursor copies out only the documents it returns, not those its skip passes over or
   its limit leaves out, and `find_one` reads its document without building a cursor (a
   filter that is only a string or ObjectId `_id` takes the document filed under it
-  without testing it). A sorted query
-  on an `_id` or indexed-field value sorts those documents first and tests them in order,
-  so a page tests only the documents up to its end. When the sort is on plain fields
+  without testing it). A sorted query on an `_id` or indexed-field value sorts those
+  documents first and tests them in order, so a page tests only the documents up to its
+  end. When the sort is on plain fields
   ending in `_id`, in one direction, the field index keeps that value's documents in that
   order as writes happen (`_Ordering`), so a page reads only what it returns.
 - An update that pins `_id` and only sets, increments, pushes or adds plain values along
@@ -693,8 +693,8 @@ def _as_returned(collection: Any, projection: Any, documents: Iterable[Any]) -> 
 
 
 def _compute_results(self: Any, with_limit_and_skip: bool = False) -> list[Any]:
-    """The cursor's results, as mongomock computes them, but copying out only as many
-    documents as a limit lets it return."""
+    """The cursor's results, as mongomock computes them, but copying out only the
+    documents its skip and limit let it return."""
     limit = abs(self._limit or 0) if with_limit_and_skip else 0
     skip = self._skip if with_limit_and_skip else 0
     stop = skip + limit if limit else None
