@@ -20,9 +20,9 @@ finds the candidates, the full filter is applied to each one, in the collection'
   filter that is only a string or ObjectId `_id` takes the document filed under it
   without testing it). A sorted query on an `_id` or indexed-field value sorts those
   documents first and tests them in order, so a page tests only the documents up to its
-  end. When the sort is on plain fields
-  ending in `_id`, in one direction, the field index keeps that value's documents in that
-  order as writes happen (`_Ordering`), so a page reads only what it returns.
+  end. When the sort is on plain fields ending in `_id`, in one direction, the field index
+  keeps that value's documents in that order as writes happen (`_Ordering`), so a page
+  reads only what it returns.
 - An update that pins `_id` and only sets, increments, pushes or adds plain values along
   sub-document paths is applied to the document directly (`_updated_in_place`), not by
   mongomock's generic update machinery; `find_one_and_update` returning the document
