@@ -11,9 +11,9 @@ import contextvars
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
@@ -29,9 +29,6 @@ log = logging.getLogger("rpc")
 
 if TYPE_CHECKING:
     Handler = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
-    Continuation = Callable[
-        [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
-    ]
 
 _CODES: Mapping[ErrorKind, grpc.StatusCode] = {
     kind: grpc.StatusCode[kind.value] for kind in ErrorKind
@@ -60,19 +57,6 @@ def _metadata(context: grpc.aio.ServicerContext[Any, Any], key: str) -> str | No
         if item_key == key:
             return value if isinstance(value, str) else value.decode()
     return None
-
-
-def _wrap_unary(
-    handler: grpc.RpcMethodHandler[Any, Any], wrap: Callable[[Handler], Handler]
-) -> grpc.RpcMethodHandler[Any, Any]:
-    """Returns `handler` with its unary-unary behaviour wrapped; other kinds pass through."""
-    if handler.unary_unary is None:
-        return handler
-    return grpc.unary_unary_rpc_method_handler(
-        wrap(handler.unary_unary),  # type: ignore[arg-type]
-        request_deserializer=handler.request_deserializer,
-        response_serializer=handler.response_serializer,
-    )
 
 
 def status_of(error: DomainError, domain: str) -> grpc.Status:
@@ -109,47 +93,40 @@ _INTERNAL = rpc_status.to_status(
 )
 
 
-class ErrorInterceptor(grpc.aio.ServerInterceptor):
+class ErrorInterceptor:
     """Maps exceptions to statuses and writes one access-log line per RPC."""
 
     def __init__(self, domain: str) -> None:
         self._domain = domain
 
-    async def intercept_service(
-        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        method = handler_call_details.method
+    def wrap(self, method: str, behaviour: Handler) -> Handler:
+        level = logging.DEBUG if method.startswith(_QUIET_PREFIX) else logging.INFO
 
-        def wrap(behaviour: Handler) -> Handler:
-            async def run(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-                info = RpcInfo(method, _metadata(context, "x-request-id") or uuid.uuid4().hex)
-                _rpc_info.set(info)
-                started = time.perf_counter()
-                code = grpc.StatusCode.OK
-                try:
-                    return await behaviour(request, context)
-                except DomainError as error:
-                    code, info.reason = _CODES[error.kind], error.reason
-                    status = status_of(error, self._domain)
-                    await context.abort(status.code, status.details, status.trailing_metadata)
-                except NotImplementedError:
-                    code = grpc.StatusCode.UNIMPLEMENTED
-                    await context.abort(code, f"{method} is not implemented yet")
-                except grpc.aio.AbortError:
-                    code = context.code() or grpc.StatusCode.UNKNOWN
-                    raise
-                except Exception:
-                    code = grpc.StatusCode.INTERNAL
-                    log.exception("unhandled error in %s", method)
-                    await context.abort(
-                        _INTERNAL.code, _INTERNAL.details, _INTERNAL.trailing_metadata
-                    )
-                finally:
+        async def run(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            info = RpcInfo(method, _metadata(context, "x-request-id") or uuid.uuid4().hex)
+            _rpc_info.set(info)
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            try:
+                return await behaviour(request, context)
+            except DomainError as error:
+                code, info.reason = _CODES[error.kind], error.reason
+                status = status_of(error, self._domain)
+                await context.abort(status.code, status.details, status.trailing_metadata)
+            except NotImplementedError:
+                code = grpc.StatusCode.UNIMPLEMENTED
+                await context.abort(code, f"{method} is not implemented yet")
+            except grpc.aio.AbortError:
+                code = context.code() or grpc.StatusCode.UNKNOWN
+                raise
+            except Exception:
+                code = grpc.StatusCode.INTERNAL
+                log.exception("unhandled error in %s", method)
+                await context.abort(_INTERNAL.code, _INTERNAL.details, _INTERNAL.trailing_metadata)
+            finally:
+                if log.isEnabledFor(level):
                     log.log(
-                        logging.DEBUG if method.startswith(_QUIET_PREFIX) else logging.INFO,
+                        level,
                         "rpc",
                         extra={
                             "method": method,
@@ -161,12 +138,10 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
                         },
                     )
 
-            return run
-
-        return _wrap_unary(handler, wrap)
+        return run
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):
+class AuthInterceptor:
     """Verifies the bearer token itself and enforces the RPC's access policy.
 
     Services are exactly as strict when called directly as through the gateway.
@@ -178,23 +153,16 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         self._policies = policies
         self._verifier = verifier
 
-    async def intercept_service(
-        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or not method.startswith("/rewardmesh."):
-            return handler
+    def wrap(self, method: str, behaviour: Handler) -> Handler:
+        if not method.startswith("/rewardmesh."):
+            return behaviour
         policy = self._policies.get(method)
 
-        def wrap(behaviour: Handler) -> Handler:
-            async def run(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-                await self._authorize(policy, context)
-                return await behaviour(request, context)
+        async def run(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            await self._authorize(policy, context)
+            return await behaviour(request, context)
 
-            return run
-
-        return _wrap_unary(handler, wrap)
+        return run
 
     async def _authorize(
         self, policy: Policy | None, context: grpc.aio.ServicerContext[Any, Any]
@@ -217,3 +185,44 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             raise PermissionDenied(
                 f"role {principal.role} may not call this method", reason="ROLE_NOT_ALLOWED"
             )
+
+
+class Interceptor(Protocol):
+    def wrap(self, method: str, behaviour: Handler) -> Handler:
+        """`behaviour` (a unary-unary method's) with this concern around it."""
+
+
+class Intercepted(grpc.GenericRpcHandler):
+    """The methods of `handler`, their unary-unary behaviour run through `interceptors`
+    (the first outermost).
+
+    Each method is wrapped once, on its first call, and kept: grpc.aio's own server
+    interceptors run their chain and wrap the handler again on every call: a health Check
+    cost the service ~235 µs of CPU that way, ~205 µs this way (~200 with no interceptor).
+    """
+
+    def __init__(self, handler: grpc.GenericRpcHandler, interceptors: Sequence[Interceptor]):
+        self._handler = handler
+        self._interceptors = interceptors
+        # Only methods the handler serves are kept: unknown names cannot grow it.
+        self._wrapped: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+
+    def service(
+        self, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        method = handler_call_details.method
+        wrapped = self._wrapped.get(method)
+        if wrapped is not None:
+            return wrapped
+        handler = self._handler.service(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        behaviour: Handler = handler.unary_unary  # type: ignore[assignment]  # stubs type it sync
+        for interceptor in reversed(self._interceptors):
+            behaviour = interceptor.wrap(method, behaviour)
+        wrapped = self._wrapped[method] = grpc.unary_unary_rpc_method_handler(
+            behaviour,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+        return wrapped

@@ -15,6 +15,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from services.common.access import MESH_SERVICES
+from services.common.interceptors import Intercepted, Interceptor
 
 log = logging.getLogger("server")
 
@@ -25,7 +26,8 @@ Registration = tuple[Callable[[Any, Any], None], object]
 
 
 class _GenericHandlersOnly:
-    """What a generated `add_*Servicer_to_server` sees: the server, minus registered methods.
+    """What a generated `add_*Servicer_to_server` sees: the server, minus registered
+    methods, adding its handlers with the interceptors around them.
 
     grpc.aio queues the calls of each registered method apart. Under a mixed load the
     busiest method's calls waited behind the rest: in the benchmark's mixed workload
@@ -35,11 +37,14 @@ class _GenericHandlersOnly:
     at the same throughput.
     """
 
-    def __init__(self, server: grpc.aio.Server) -> None:
+    def __init__(self, server: grpc.aio.Server, interceptors: Sequence[Interceptor]) -> None:
         self._server = server
+        self._interceptors = interceptors
 
     def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler]) -> None:
-        self._server.add_generic_rpc_handlers(handlers)
+        self._server.add_generic_rpc_handlers(
+            [Intercepted(handler, self._interceptors) for handler in handlers]
+        )
 
     def add_registered_method_handlers(self, service: str, handlers: Any) -> None:
         """Ignored: the generic handler added alongside serves the same methods."""
@@ -72,7 +77,7 @@ async def start_grpc(
     address: str,
     registrations: Sequence[Registration],
     served: Sequence[str],
-    interceptors: Sequence[grpc.aio.ServerInterceptor],
+    interceptors: Sequence[Interceptor],
 ) -> GrpcHost:
     """Starts a server on `address` (port 0 picks a free one), reporting NOT_SERVING.
 
@@ -80,10 +85,9 @@ async def start_grpc(
     mesh service (the gateway sends reflection to one backend), plus health.
     """
     server = grpc.aio.server(
-        interceptors=interceptors,
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 4 * 1024 * 1024)],
     )
-    generic_only: Any = _GenericHandlersOnly(server)
+    generic_only: Any = _GenericHandlersOnly(server, interceptors)
     for add, servicer in registrations:
         add(servicer, generic_only)
     health_servicer = health.aio.HealthServicer()
