@@ -40,6 +40,7 @@ SERVICE_REQUIREMENTS = (
     "pyjwt[crypto]",
     "pymongo",
     "swagger-ui-bundle",
+    "uvloop",
 )
 
 

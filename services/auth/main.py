@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from services.auth.bootstrap import start
 from services.auth.settings import AuthSettings
 from services.common import logs
-from services.common.server import freeze_startup_objects, wait_for_signal
+from services.common.server import freeze_startup_objects, run, wait_for_signal
 
 
 async def _run(settings: AuthSettings) -> None:
@@ -20,7 +18,7 @@ async def _run(settings: AuthSettings) -> None:
 def main() -> None:
     settings = AuthSettings()
     logs.configure("auth", settings.log_level)
-    asyncio.run(_run(settings))
+    run(_run(settings))
 
 
 if __name__ == "__main__":

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from services.common import logs
-from services.common.server import freeze_startup_objects, wait_for_signal
+from services.common.server import freeze_startup_objects, run, wait_for_signal
 from services.event.bootstrap import start
 from services.event.settings import EventSettings
 
@@ -20,7 +18,7 @@ async def _run(settings: EventSettings) -> None:
 def main() -> None:
     settings = EventSettings()
     logs.configure("event", settings.log_level)
-    asyncio.run(_run(settings))
+    run(_run(settings))
 
 
 if __name__ == "__main__":
