@@ -60,8 +60,12 @@ async def ensure_streams(js: JetStreamContext) -> None:
 
 async def connect(url: str) -> Client:
     """Connects (raising if the first attempt fails); afterwards reconnects forever."""
+    client: Client | None = None
 
     async def disconnected() -> None:
+        if client is not None and client.is_closed:
+            log.debug("NATS connection closed")  # by us: on shutdown or to start over
+            return
         log.warning("NATS connection lost; reconnecting")
 
     async def reconnected() -> None:
@@ -70,7 +74,7 @@ async def connect(url: str) -> Client:
     async def error(exc: Exception) -> None:
         log.debug("NATS client error: %s", exc)
 
-    return await nats.connect(
+    client = await nats.connect(
         url,
         allow_reconnect=True,
         max_reconnect_attempts=-1,
@@ -80,6 +84,7 @@ async def connect(url: str) -> Client:
         reconnected_cb=reconnected,
         error_cb=error,
     )
+    return client
 
 
 async def backoff_sleep(attempt: int, *, base: float = 0.2, cap: float = 5.0) -> None:
