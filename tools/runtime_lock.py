@@ -40,7 +40,6 @@ SERVICE_REQUIREMENTS = (
     "pyjwt[crypto]",
     "pymongo",
     "swagger-ui-bundle",
-    "uvloop",
 )
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from services.auth.bootstrap import start
 from services.auth.settings import AuthSettings
 from services.common import logs
-from services.common.server import freeze_startup_objects, run, wait_for_signal
+from services.common.server import freeze_startup_objects, wait_for_signal
 
 
 async def _run(settings: AuthSettings) -> None:
@@ -18,7 +20,7 @@ async def _run(settings: AuthSettings) -> None:
 def main() -> None:
     settings = AuthSettings()
     logs.configure("auth", settings.log_level)
-    run(_run(settings))
+    asyncio.run(_run(settings))
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from services.common import logs
-from services.common.server import freeze_startup_objects, run, wait_for_signal
+from services.common.server import freeze_startup_objects, wait_for_signal
 from services.event.bootstrap import start
 from services.event.settings import EventSettings
 
@@ -18,7 +20,7 @@ async def _run(settings: EventSettings) -> None:
 def main() -> None:
     settings = EventSettings()
     logs.configure("event", settings.log_level)
-    run(_run(settings))
+    asyncio.run(_run(settings))
 
 
 if __name__ == "__main__":
