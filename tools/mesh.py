@@ -111,7 +111,6 @@ class Mesh:
         return self.log_dir / f"{name}.log"
 
     def start(self, timeout: float = 60.0) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
             if self.nats_url is None:
                 self.start_nats()
@@ -210,6 +209,7 @@ class Mesh:
         return env
 
     def _spawn(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path(name).open("ab")
         self.processes[name] = subprocess.Popen(
             argv,

@@ -20,7 +20,6 @@ LOST = "NATS connection lost; reconnecting"
 def nats_mesh(tmp_path: Path) -> Iterator[Mesh]:
     mesh = Mesh(data_dir=tmp_path)
     try:
-        mesh.log_dir.mkdir(parents=True)
         mesh.start_nats()
         mesh.wait_ready(30, ("nats",))
         yield mesh
