@@ -5,7 +5,8 @@ mongomock answers every query by testing every document in the collection. The s
 here change how it finds candidate documents, never which documents match: whatever path
 finds the candidates, the full filter is applied to each one, in the collection's order.
 
-- A filter that pins `_id` to one value reads that document directly.
+- A filter that pins `_id` to one value, or to a list of strings (or ObjectIds, UUIDs)
+  with `$in`, reads those documents directly.
 - A filter that pins the leading field of a declared index (`IndexModel` in a model's
   Settings, as MongoDB would use it) reads only the documents filed under that value.
   The index is kept on every write: inserts, replacements and deletes go through the
@@ -124,6 +125,12 @@ class _FieldIndex:
         for value in values:
             ids.update(by_value.get(value, ()))
         return [self._documents[key] for key in sorted(ids, key=self._order.__getitem__)]
+
+    def holding(self, keys: Iterable[Any]) -> list[Mapping[str, Any]]:
+        """The documents filed under these `_id`s, in collection order."""
+        order = self._order
+        found = {key for key in keys if key in order}
+        return [self._documents[key] for key in sorted(found, key=order.__getitem__)]
 
     def ordered(
         self, field: str, value: Any, keys: tuple[str, ...], reverse: bool
@@ -327,6 +334,16 @@ def _pinned(filter: Mapping[str, Any], fields: set[str]) -> tuple[str, list[Any]
     return None
 
 
+def _listed_ids(condition: Any) -> list[Any] | None:
+    """The values of `{"$in": [...]}` if each can equal only an `_id` of its own type."""
+    if type(condition) is not dict or condition.keys() != {"$in"}:
+        return None
+    values = condition["$in"]
+    if type(values) is not list or not all(type(v) in _SELF_EQUAL_IDS for v in values):
+        return None
+    return values
+
+
 def _leading_fields(store: Any) -> set[str]:
     """Top-level fields that lead a declared index, as MongoDB would use them."""
     fields = {_first_field(index.get("key") or ()) for index in store.indexes.values()}
@@ -393,6 +410,8 @@ def _candidates(
     if isinstance(key, _EXACT_ID_TYPES):
         document = store._documents.get(key)
         candidates = [] if document is None else [document]
+    elif (keys := _listed_ids(key)) is not None:
+        candidates = _built_index(store).holding(keys)
     elif pinned := _pinned(filter, _leading_fields(store)):
         candidates = _built_index(store).candidates(*pinned)
     else:

@@ -443,9 +443,29 @@ def _claim(doc: Mapping[str, Any]) -> Claim:
     )
 
 
+# How many SUCCEEDED claim-log entries a MongoClaimLog keeps (about 300 bytes each).
+KEPT_CLAIMS = 50_000
+
+
 class MongoClaimLog:
-    def __init__(self) -> None:
+    """The claim log. An entry that is final never changes again: `finish` moves only
+    PENDING ones. So the log keeps the SUCCEEDED entries it has read (as stored), and a page
+    reads only which entries it holds, in order, and fetches just the ones it does not keep
+    (a player's history is mostly the same entries, page after page). FAILED entries are
+    rare and are read each time: their error is raised again on a replay, and one exception
+    object raised over and over would collect every traceback."""
+
+    def __init__(self, kept: int = KEPT_CLAIMS) -> None:
         self._c = ClaimDoc.get_pymongo_collection()
+        self._final: dict[str, Claim] = {}
+        self._kept = kept
+
+    def _keep(self, claim: Claim) -> Claim:
+        if claim.status is ClaimStatus.SUCCEEDED:
+            if len(self._final) >= self._kept:
+                self._final.clear()
+            self._final[claim.request_id] = claim
+        return claim
 
     async def reserve(self, claim: Claim) -> Claim | None:
         if await insert_new(self._c, _claim_doc(claim)):
@@ -464,8 +484,11 @@ class MongoClaimLog:
         return stored or claim
 
     async def get(self, request_id: str) -> Claim | None:
+        kept = self._final.get(request_id)
+        if kept is not None:
+            return kept
         doc = await self._c.find_one({"_id": request_id})
-        return _claim(doc) if doc else None
+        return self._keep(_claim(doc)) if doc else None
 
     async def page(self, where: ClaimFilter, after: Sequence[Any] | None, size: int) -> list[Claim]:
         match: dict[str, Any] = {
@@ -481,9 +504,18 @@ class MongoClaimLog:
         match.setdefault("status", {"$ne": ClaimStatus.PENDING.value})
         query = _and(match, _newer_than(after, "claimed_at"))
         cursor = (
-            self._c.find(query).sort([("claimed_at", DESCENDING), ("_id", DESCENDING)]).limit(size)
+            self._c.find(query, projection={"_id": 1})
+            .sort([("claimed_at", DESCENDING), ("_id", DESCENDING)])
+            .limit(size)
         )
-        return [_claim(doc) for doc in await cursor.to_list()]
+        ids = [doc["_id"] for doc in await cursor.to_list()]
+        found = {key: claim for key in ids if (claim := self._final.get(key)) is not None}
+        if len(found) < len(ids):
+            missing = [key for key in ids if key not in found]
+            for doc in await self._c.find({"_id": {"$in": missing}}).to_list():
+                found[doc["_id"]] = self._keep(_claim(doc))
+        # Entries are never deleted: each id read is found (as it is now, maybe final).
+        return [found[key] for key in ids if key in found]
 
     async def totals(self, event_id: str) -> dict[str, RewardTotals]:
         cursor = await self._c.aggregate(

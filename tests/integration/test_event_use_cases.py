@@ -884,6 +884,46 @@ async def test_list_claims_filters_by_user_event_reward_and_status(world: World)
     assert len(await claim_log(world)) == 5
 
 
+async def test_instances_that_keep_different_entries_list_the_same_claims(world: World) -> None:
+    event = await completed_event(world, PLAYER, "player-2")
+    # Two more instances on the same database: one keeps every final entry it writes or
+    # reads, the other only a few at a time (it forgets them all when it is full).
+    writer, forgetful = MongoClaimLog(), MongoClaimLog(kept=3)
+    other = world.use_cases(writer)
+    for n in range(6):
+        world.clock.advance(timedelta(milliseconds=1))
+        await other.claim(claim_request(event, f"writer-000{n}", amount=n % 3 + 1))
+    await failure(other.claim(claim_request(event, "writer-fail", amount=1000)))
+    await world.uc.claim(claim_request(event, "player2-gold", amount=1, user_id="player-2"))
+    stuck = claim_request(event, "crashed-0001", amount=2).reservation(T0)
+    assert await writer.reserve(stuck) is None  # reserved, never finished
+
+    async def listed(log: MongoClaimLog, **where: Any) -> list[tuple[Any, ...]]:
+        # A failure is an exception: equal to another only as its kind, reason and message.
+        return [
+            (replace(c, failure=None), type(c.failure), c.failure_reason, str(c.failure))
+            for c in await log.page(ClaimFilter(**where), None, 50)
+        ]
+
+    mine = await listed(MongoClaimLog(), user_id=PLAYER)  # a fresh instance reads them all
+    assert [c.request_id for c, *_ in mine] == [
+        "writer-fail",
+        *(f"writer-000{n}" for n in reversed(range(6))),
+    ]
+    for _ in range(3):
+        assert await listed(writer, user_id=PLAYER) == mine
+        assert await listed(forgetful, user_id=PLAYER) == mine
+    pending = await listed(forgetful, status=ClaimStatus.PENDING)
+    assert [(c.request_id, c.status) for c, *_ in pending] == [("crashed-0001", stuck.status)]
+
+    await writer.finish(replace(stuck, status=ClaimStatus.SUCCEEDED, amount=2, remaining=1))
+    finished = await listed(forgetful, user_id=PLAYER)
+    assert finished[-1][0] == await writer.get("crashed-0001")  # the oldest: reserved at T0
+    assert (finished[-1][0].status, finished[:-1]) == (ClaimStatus.SUCCEEDED, mine)
+    assert await listed(forgetful, status=ClaimStatus.PENDING) == []
+    assert await listed(writer, user_id="player-2") == await listed(forgetful, user_id="player-2")
+
+
 async def test_concurrent_claims_never_grant_more_than_the_reward(world: World) -> None:
     event = await completed_event(world)
     rng = random.Random(20260302)

@@ -464,6 +464,30 @@ def test_find_one_by_id_is_the_first_document_find_returns(
     assert collection.find_one({"_id": key}, projection) == expected  # mongomock's own path
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    ids=st.lists(IDS, max_size=6),
+    listed=st.lists(IDS, max_size=4),
+    also=st.sampled_from([{}, {"a": {"$gte": 2}}, {"a": 1}]),
+    deleted=st.lists(IDS, max_size=2),
+)
+def test_ids_listed_with_in_are_read_as_a_scan_finds_them(
+    ids: list[Any], listed: list[Any], also: dict[str, Any], deleted: list[Any]
+) -> None:
+    collection = fresh_database().things
+    for n, _id in enumerate(ids):
+        with contextlib.suppress(mongomock.DuplicateKeyError):
+            collection.insert_one({"_id": _id, "a": n})
+    collection.delete_many({"_id": {"$in": deleted}})
+    collection.insert_one({"_id": "added", "a": 9})  # after the index is built
+    query = {"_id": {"$in": [*listed, "added"]}, **also}
+    with mock.patch.object(emulator, "_listed_ids", return_value=None):
+        expected = list(collection.find(query))
+        left = list(collection.find())
+    assert list(collection.find(query)) == expected
+    assert list(collection.find()) == left
+
+
 PATHS = st.sampled_from(["a", "a.x", "a.y", "a.x.k", "b", "b.0", "b.$", "u", "_id", "n"])
 NESTED_VALUES = st.one_of(
     st.sampled_from(["x", "y", 1, 2, None]),
