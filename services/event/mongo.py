@@ -139,6 +139,9 @@ def _reward_doc(reward: Reward) -> dict[str, Any]:
     }
 
 
+_VERSION = {"_id": 0, "version": 1}
+
+
 def _event(doc: Mapping[str, Any]) -> Event:
     condition = doc["condition"]
     return Event(
@@ -162,18 +165,42 @@ def _event(doc: Mapping[str, Any]) -> Event:
     )
 
 
+# How many events a MongoEvents keeps as last read.
+KEPT_EVENTS = 1_000
+
+
 class MongoEvents:
-    def __init__(self) -> None:
+    """Events. Every write raises an event's `version` (the writes are conditional on it),
+    so the same version is the same event: `get` keeps the events it has read and, for one
+    it keeps, reads only the version. (An edit made around the service, in mongosh, must
+    raise `version` too, or the service keeps using what it read before.)"""
+
+    def __init__(self, kept: int = KEPT_EVENTS) -> None:
         self._c = EventDoc.get_pymongo_collection()
+        self._read: dict[str, Event] = {}
+        self._kept = kept
 
     async def add(self, event: Event) -> None:
         await self._c.insert_one(_event_doc(event))
 
     async def get(self, event_id: str) -> Event | None:
+        kept = self._read.get(event_id)
+        if kept is not None:
+            doc = await self._c.find_one({"_id": event_id}, projection=_VERSION)
+            if doc is not None and doc.get("version", 0) == kept.version:
+                return kept
         doc = await self._c.find_one({"_id": event_id})
-        return _event(doc) if doc else None
+        if doc is None:
+            self._read.pop(event_id, None)
+            return None
+        if len(self._read) >= self._kept:
+            self._read.clear()
+        event = self._read[event_id] = _event(doc)
+        return event
 
     async def replace(self, before: Event, after: Event) -> bool:
+        if after.version <= before.version:
+            raise ValueError("a changed event must have a higher version")
         fields = _event_doc(after)
         del fields["_id"]
         result = await self._c.update_one(

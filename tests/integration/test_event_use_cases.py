@@ -49,6 +49,7 @@ from services.event.domain import (
 )
 from services.event.mongo import (
     DOCUMENTS,
+    EventDoc,
     MongoAuditLog,
     MongoClaimLog,
     MongoDeadLetters,
@@ -379,6 +380,29 @@ async def test_add_reward_appends_the_reward_and_is_audited(world: World) -> Non
     assert entry.changes == {
         "reward": {"id": reward.id, "name": "Coupon", "type": "COUPON", "amount": 2}
     }
+
+
+async def test_an_instance_sees_every_change_another_instance_makes_to_an_event(
+    world: World,
+) -> None:
+    event = await new_event(world)
+    other = world.use_cases(MongoClaimLog())
+    assert await world.uc.get_event(event.id) == event  # now kept by this instance
+
+    closed = await other.update_event(OPERATOR, event.id, EventChanges(status=EventStatus.INACTIVE))
+    assert await world.uc.get_event(event.id) == closed
+    reward = await other.add_reward(OPERATOR, event.id, RewardDraft("Gem", RewardType.ITEM, 1))
+    assert (await world.uc.get_event(event.id)).rewards == (*event.rewards, reward)
+
+    await EventDoc.get_pymongo_collection().delete_one({"_id": event.id})
+    assert (await failure(world.uc.get_event(event.id))).reason == "EVENT_NOT_FOUND"
+
+
+async def test_an_event_change_that_keeps_the_version_is_refused(world: World) -> None:
+    event = await new_event(world)
+    with pytest.raises(ValueError, match="higher version"):
+        await MongoEvents().replace(event, replace(event, title="Same version"))
+    assert await world.uc.get_event(event.id) == event
 
 
 async def test_add_reward_rejects_a_name_the_event_already_uses(world: World) -> None:
