@@ -29,7 +29,8 @@ finds the candidates, the full filter is applied to each one, in the collection'
   mongomock's generic update machinery; `find_one_and_update` returning the document
   after the update does not read it before. Anything else goes to mongomock.
 - Projections of plain field names, all included or all excluded, are applied directly
-  (`_projected`); others go to mongomock.
+  (`_projected`, times made aware in the same pass; each projection is read once and
+  remembered); others go to mongomock.
 - Copying documents out (and making their times UTC-aware, in the same pass), and
   normalising the times of documents coming in, take fast paths for dicts, lists and
   immutable scalars; anything else goes to mongomock's own functions.
@@ -589,17 +590,20 @@ def _get_dataset(self: Any, spec: Any, sort: Any, fields: Any, as_class: Any) ->
 
 
 def _copies(self: Any, documents: Iterable[Any], fields: Any, as_class: Any) -> Iterator[Any]:
-    """What `_get_dataset` hands out for the matching `documents`: their copies, projected."""
-    if not fields and self.codec_options.tz_aware:
-        for document in documents:  # copied and made aware in one pass (see _as_returned)
+    """What `_get_dataset` hands out for the matching `documents`: their copies, projected,
+    with UTC-aware times if the client asks for them (mongomock's cursor and `find_one`
+    make them aware after copying; here that is done in the same pass)."""
+    aware = self.codec_options.tz_aware
+    spec = _projection_spec(fields) if as_class is dict else None
+    for document in documents:
+        if spec is not None:
+            yield _projected(document, *spec, aware=aware)
+        elif not aware:
+            yield self._copy_only_fields(document, fields, as_class)
+        elif not fields:
             yield _copy_out_aware(document, as_class)
-    else:
-        spec = _projection_spec(fields) if as_class is dict else None
-        for document in documents:
-            if spec is None:
-                yield self._copy_only_fields(document, fields, as_class)
-            else:
-                yield _projected(document, *spec)
+        else:
+            yield _make_aware(self._copy_only_fields(document, fields, as_class))
 
 
 # A projection as `_projected` applies it: the fields (dotted paths as nested specs, a
@@ -607,11 +611,26 @@ def _copies(self: Any, documents: Iterable[Any], fields: Any, as_class: Any) -> 
 _Projection = tuple[dict[str, Any], bool, bool]
 
 
+# Projections as `_projection_spec` reads them: the few a program uses, read once each.
+_specs: dict[tuple[tuple[Any, Any], ...], _Projection | None] = {}
+
+
 def _projection_spec(projection: Any) -> _Projection | None:
     """A projection of plain field names (no operators, no `$`, no path inside another)
     with one kind of field, all included or all excluded; None for anything else."""
     if type(projection) is not dict or not projection:
         return None
+    if all(type(flag) in (int, bool) for flag in projection.values()):
+        key = tuple(projection.items())
+        if key not in _specs:
+            if len(_specs) >= 256:
+                _specs.clear()
+            _specs[key] = _read_projection(projection)
+        return _specs[key]
+    return _read_projection(projection)
+
+
+def _read_projection(projection: dict[Any, Any]) -> _Projection | None:
     with_id = True
     fields: dict[str, Any] = {}
     include: set[bool] = set()
@@ -639,32 +658,44 @@ def _projection_spec(projection: Any) -> _Projection | None:
 
 
 def _projected(
-    document: Mapping[str, Any], fields: dict[str, Any], include: bool, with_id: bool
+    document: Mapping[str, Any],
+    fields: dict[str, Any],
+    include: bool,
+    with_id: bool,
+    *,
+    aware: bool = False,
 ) -> dict[str, Any]:
-    """mongomock's `_copy_only_fields` for a `_projection_spec`, into dicts."""
+    """mongomock's `_copy_only_fields` for a `_projection_spec`, into dicts; `aware` makes
+    the times UTC-aware in the same pass."""
+    copy_out = _copy_out_aware if aware else _copy_out
     if not fields:
-        copied = {} if with_id else _copy_out(document, dict)
+        copied = {} if with_id else copy_out(document, dict)
     else:
-        copied = _project(document, fields, include)
+        copied = _project(document, fields, include, copy_out)
     if not with_id:
         copied.pop("_id", None)
     elif "_id" in document:
-        copied["_id"] = document["_id"]
+        copied["_id"] = copy_out(document["_id"], dict)
     return copied
 
 
-def _project(document: Mapping[str, Any], fields: dict[str, Any], include: bool) -> dict[str, Any]:
+def _project(
+    document: Mapping[str, Any],
+    fields: dict[str, Any],
+    include: bool,
+    copy_out: Callable[[Any, Any], Any],
+) -> dict[str, Any]:
     copied: dict[str, Any] = {}
     for key, value in document.items():
         spec = fields.get(key)
         if type(spec) is dict:
             kind = type(value)
             if kind is dict or kind is OrderedDict:
-                copied[key] = _project(value, spec, include)
+                copied[key] = _project(value, spec, include, copy_out)
             elif kind is list or kind is tuple:
-                copied[key] = [_project(v, spec, include) for v in value]
+                copied[key] = [_project(v, spec, include, copy_out) for v in value]
         elif (spec is not None) is include:
-            copied[key] = _copy_out(value, dict)
+            copied[key] = copy_out(value, dict)
     return copied
 
 
@@ -700,15 +731,7 @@ def _first(self: Any, filter: Any = None, *args: Any, **kwargs: Any) -> Any:
         documents = _copies(self, () if document is None else (document,), projection, dict)
     else:
         documents = self._get_dataset(_stored_times(filter), None, projection, dict)
-    return next(iter(_as_returned(self, projection, documents)), None)
-
-
-def _as_returned(collection: Any, projection: Any, documents: Iterable[Any]) -> Iterable[Any]:
-    """`_get_dataset`'s documents with UTC-aware times: it made them so itself unless a
-    projection had it copy them mongomock's way."""
-    if projection and collection.codec_options.tz_aware:
-        return map(_make_aware, documents)
-    return documents
+    return next(iter(documents), None)
 
 
 def _compute_results(self: Any, with_limit_and_skip: bool = False) -> list[Any]:
@@ -720,8 +743,7 @@ def _compute_results(self: Any, with_limit_and_skip: bool = False) -> list[Any]:
     computed = self.__dict__.get("_computed")
     if computed is None or computed[0] != (self._factory, stop, skip):
         documents = itertools.islice(self._factory(), skip, stop)
-        returned = _as_returned(self.collection, self._projection, documents)
-        computed = self._computed = ((self._factory, stop, skip), list(returned))
+        computed = self._computed = ((self._factory, stop, skip), list(documents))
     # The same list each time: the cursor indexes it once per document it hands out.
     results: list[Any] = computed[1]
     return results

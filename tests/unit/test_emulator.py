@@ -331,7 +331,7 @@ def test_sorted_pages_are_what_mongomock_returns(
     if documents:
         collection.insert_many(documents)
     expected = list(emulator._dataset(collection, {}, order, projection, dict))
-    if tz_aware and not projection:  # copied and made aware in one pass
+    if tz_aware:  # copied (projected) and made aware in one pass
         expected = [emulator._aware(d) for d in expected]
     assert list(collection._get_dataset({}, order, projection, dict)) == expected
 
@@ -757,6 +757,8 @@ def test_projections_are_what_mongomock_projects(
     document: dict[str, Any], projection: dict[str, Any]
 ) -> None:
     collection = fresh_database().projected
+    at = datetime(2026, 3, 2, 12)  # stored times are naive: `aware` must see them
+    document = {**document, "t": at, "a": {**document["a"], "at": at}}
     spec = emulator._projection_spec(projection)
     try:
         expected: Any = collection._copy_only_fields(document, copy.deepcopy(projection), dict)
@@ -771,6 +773,8 @@ def test_projections_are_what_mongomock_projects(
     assert got == expected
     if isinstance(got, dict):  # the same fields in the same order
         assert list(got) == list(expected)
+        aware = emulator._projected(document, *spec, aware=True)
+        assert repr(aware) == repr(emulator._make_aware(expected))
 
 
 NUMBERS = st.sampled_from([0, 1, 2, -1, 0.5, 1.5, True, None, "1", float("nan"), [1, 3]])
