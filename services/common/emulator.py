@@ -26,8 +26,11 @@ finds the candidates, the full filter is applied to each one, in the collection'
   reads only what it returns.
 - An update that pins `_id` and only sets, increments, pushes or adds plain values along
   sub-document paths is applied to the document directly (`_updated_in_place`), not by
-  mongomock's generic update machinery; `find_one_and_update` returning the document
-  after the update does not read it before. Anything else goes to mongomock.
+  mongomock's generic update machinery: it notes how to take back each change (to tell
+  whether the document changed, and to roll back) instead of copying the document first,
+  whose arrays grow with every claim. What depends only on the update's shape (its
+  operators and paths) is read once per shape. `find_one_and_update` returning the
+  document after the update does not read it before. Anything else goes to mongomock.
 - Projections of plain field names, all included or all excluded, are applied directly
   (`_projected`, times made aware in the same pass; each projection is read once and
   remembered); others go to mongomock.
@@ -55,7 +58,7 @@ import types
 import uuid
 from bisect import bisect_left, insort
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from operator import ge, gt, le, lt
 from typing import Any
@@ -459,7 +462,7 @@ _ABSENT = object()
 _BLOCKED = object()  # see `_along`
 
 
-def _along(document: Any, parts: list[str]) -> Any:
+def _along(document: Any, parts: Sequence[str]) -> Any:
     """The value at a dotted path through sub-documents; `_ABSENT` if a field on the way
     is missing, `_BLOCKED` if something other than a sub-document (an array, a scalar)
     stands on the way, where MongoDB's path rules go beyond plain lookups."""
@@ -766,6 +769,35 @@ def _natively_ordered(documents: list[Any], key: str) -> bool:
     return True
 
 
+# An update's operators, each with the paths it names, in order: its shape. Programs send
+# the same few shapes over and over, with other values; what depends only on the shape is
+# read once per shape (at most this many are remembered).
+_Shape = tuple[tuple[Any, tuple[Any, ...]], ...]
+_SHAPES_REMEMBERED = 256
+_UNREAD: Any = object()
+
+
+def _shape(update: Any) -> _Shape | None:
+    """The shape of an update document made of operators over dicts; None otherwise."""
+    if type(update) is not dict or not update:
+        return None
+    shape = []
+    for operator, fields in update.items():
+        if type(fields) is not dict:
+            return None
+        shape.append((operator, tuple(fields)))
+    return tuple(shape)
+
+
+def _remembered(memo: dict[_Shape, Any], shape: _Shape, read: Callable[[_Shape], Any]) -> Any:
+    found = memo.get(shape, _UNREAD)
+    if found is _UNREAD:
+        if len(memo) >= _SHAPES_REMEMBERED:
+            memo.clear()
+        found = memo[shape] = read(shape)
+    return found
+
+
 # Update operators that change only what their paths name: the value there is replaced,
 # or (arrays) gains or loses elements; no element of it is changed in place.
 _PATH_OPERATORS = frozenset(
@@ -789,19 +821,28 @@ _PathTree = dict[str, "_PathTree"]
 def _touched_paths(update: Any) -> _PathTree | None:
     """The fields an update document's operators name, as a tree; None if it may change
     anything else (a pipeline, another operator, a malformed update)."""
-    if not isinstance(update, Mapping) or not update:
+    shape = _shape(update)
+    if shape is None:
         return None
+    tree: _PathTree | None = _remembered(_trees, shape, _read_touched_paths)
+    return tree
+
+
+def _read_touched_paths(shape: _Shape) -> _PathTree | None:
     tree: _PathTree = {}
-    for operator, fields in update.items():
-        if operator not in _PATH_OPERATORS or not isinstance(fields, Mapping) or not fields:
+    for operator, paths in shape:
+        if operator not in _PATH_OPERATORS or not paths:
             return None
-        for path in fields:
+        for path in paths:
             if not isinstance(path, str):
                 return None
             node = tree
             for part in path.split("."):
                 node = node.setdefault(part, {})
     return tree
+
+
+_trees: dict[_Shape, _PathTree | None] = {}
 
 
 def _copy_along(value: Any, paths: _PathTree) -> Any:
@@ -933,7 +974,7 @@ def _make_aware(value: Any) -> Any:
 _NATIVE_OPERATORS = frozenset({"$set", "$inc", "$push", "$addToSet", "$setOnInsert"})
 _INT64 = range(-(2**63), 2**63)
 # (operator, path parts, value) for each field an update names.
-_Change = tuple[str, list[str], Any]
+_Change = tuple[str, tuple[str, ...], Any]
 
 
 def _plain(value: Any) -> bool:
@@ -968,28 +1009,45 @@ def _native_changes(update: Any) -> list[_Change] | None:
     only the operators above, plain values, paths of ordinary names through
     sub-documents, `$push`/`$addToSet` of one value at a top-level field, `$addToSet` of
     strings only, `$inc` of numbers; no path inside or equal to another."""
-    if type(update) is not dict or not update:
+    shape = _shape(update)
+    named = None if shape is None else _remembered(_native_paths, shape, _read_native_paths)
+    if named is None:
         return None
     changes: list[_Change] = []
-    paths: set[str] = set()
-    for operator, fields in update.items():
-        if operator not in _NATIVE_OPERATORS or type(fields) is not dict or not fields:
+    values = (value for fields in update.values() for value in fields.values())
+    for (operator, parts), value in zip(named, values, strict=True):
+        kind = type(value)
+        if kind not in _PLAIN_SCALARS and not _plain(value):
             return None
-        for path, value in fields.items():
-            if type(path) is not str or path in paths or not _plain(value):
+        if operator == "$inc" and kind is not int and kind is not float:
+            return None
+        if operator == "$addToSet" and kind is not str:
+            return None
+        changes.append((operator, parts, value))
+    return changes
+
+
+_native_paths: dict[_Shape, list[tuple[str, tuple[str, ...]]] | None] = {}
+
+
+def _read_native_paths(shape: _Shape) -> list[tuple[str, tuple[str, ...]]] | None:
+    """What `_native_changes` needs of a shape: each path's operator and parts, in order;
+    None if some operator or path is not one it applies."""
+    named: list[tuple[str, tuple[str, ...]]] = []
+    paths: set[str] = set()
+    for operator, fields in shape:
+        if operator not in _NATIVE_OPERATORS or not fields:
+            return None
+        for path in fields:
+            if type(path) is not str or path in paths:
                 return None
-            parts = path.split(".")
+            parts = tuple(path.split("."))
             if parts[0] == "_id" or not all(map(_ordinary, parts)):
-                return None
-            kind = type(value)
-            if operator == "$inc" and kind is not int and kind is not float:
                 return None
             if operator in ("$push", "$addToSet") and len(parts) > 1:
                 return None
-            if operator == "$addToSet" and kind is not str:
-                return None
             paths.add(path)
-            changes.append((operator, parts, value))
+            named.append((operator, parts))
     for path in paths:  # a path inside another conflicts with it
         cut = path.rfind(".")
         while cut > 0:
@@ -997,7 +1055,7 @@ def _native_changes(update: Any) -> list[_Change] | None:
             if path in paths:
                 return None
             cut = path.rfind(".")
-    return changes
+    return named
 
 
 def _applicable(document: Mapping[str, Any], changes: list[_Change]) -> bool:
@@ -1016,25 +1074,51 @@ def _applicable(document: Mapping[str, Any], changes: list[_Change]) -> bool:
     return True
 
 
-def _apply(document: Any, changes: list[_Change]) -> None:
-    """Applies `changes` in order, as mongomock's updaters would (see `_applicable`)."""
+# How to take back one change `_apply` made: (dict, field, what it held) puts the value
+# back, or removes the field if it held `_ABSENT`; (list, None, None) drops the element
+# appended last.
+_Undo = tuple[Any, Any, Any]
+
+
+def _apply(document: Any, changes: list[_Change]) -> list[_Undo]:
+    """Applies `changes` in order, as mongomock's updaters would (see `_applicable`), and
+    returns how to take back each that changed the document, in order: none if the
+    document is equal to what it was (mongomock's test: 1 → True is no change)."""
+    undo: list[_Undo] = []
     for operator, parts, value in changes:
         if operator == "$setOnInsert":  # the document exists: nothing is inserted
             continue
         parent = document
         for part in parts[:-1]:
-            parent = parent.setdefault(part, {})
+            child = parent.get(part, _ABSENT)
+            if child is _ABSENT:
+                child = parent[part] = {}
+                undo.append((parent, part, _ABSENT))
+            parent = child
         field = parts[-1]
-        if operator == "$set":
-            parent[field] = value
-        elif operator == "$inc":
-            parent[field] = parent.get(field, 0) + value
-        elif operator == "$push":
-            parent.setdefault(field, []).append(value)
-        else:  # $addToSet
-            held = parent.setdefault(field, [])
-            if value not in held:
-                held.append(value)
+        held = parent.get(field, _ABSENT)
+        if operator == "$set" or operator == "$inc":
+            new = value if operator == "$set" else (0 if held is _ABSENT else held) + value
+            parent[field] = new
+            if held is _ABSENT or (held is not new and held != new):
+                undo.append((parent, field, held))
+        elif held is _ABSENT:  # $push or $addToSet to a missing field
+            parent[field] = [value]
+            undo.append((parent, field, _ABSENT))
+        elif operator == "$push" or value not in held:
+            held.append(value)
+            undo.append((held, None, None))
+    return undo
+
+
+def _take_back(undo: list[_Undo]) -> None:
+    for container, field, held in reversed(undo):
+        if type(container) is list:
+            container.pop()
+        elif held is _ABSENT:
+            del container[field]
+        else:
+            container[field] = held
 
 
 def _updated_in_place(
@@ -1069,15 +1153,15 @@ def _updated_in_place(
     if not _applicable(matched, changes):
         return None
     key = matched["_id"]
-    paths = _touched_paths(document)
-    snapshot = _deepcopy(matched) if paths is None else _copy_along(matched, paths)
-    _apply(matched, changes)
-    modified = matched != snapshot  # as mongomock decides it: 1 → True is no change
+    # Taken back, not snapshotted: a copy of the document (or of the arrays an update
+    # appends to) would cost as much as the document is big.
+    undo = _apply(matched, changes)
+    modified = bool(undo)
     try:
         if modified:
             self._ensure_uniques(matched)
     except mongomock.DuplicateKeyError:
-        self._store[key] = snapshot  # rolled back, as mongomock does
+        _take_back(undo)  # rolled back, as mongomock does
         raise
     finally:
         # Re-filed whatever happened: other errors keep the change (as in mongomock), and
