@@ -23,7 +23,8 @@ finds the candidates, the full filter is applied to each one, in the collection'
   documents first and tests them in order, so a page tests only the documents up to its
   end. When the sort is on plain fields ending in `_id`, in one direction, the field index
   keeps that value's documents in that order as writes happen (`_Ordering`), so a page
-  reads only what it returns.
+  reads only what it returns, and copies nothing: a write while a walk reads the order
+  changes a copy of it.
 - An update that pins `_id` and only sets, increments, pushes or adds plain values along
   sub-document paths is applied to the document directly (`_updated_in_place`), not by
   mongomock's generic update machinery: it notes how to take back each change (to tell
@@ -154,11 +155,12 @@ class _FieldIndex:
                 values = filed.get(field)
                 if values:
                     ordering.put(key, self._documents[key], values)
-        walked = ordering.walk(value)
+        walked = ordering.walk(value, reverse)
         if walked is None:
             return None
         documents = self._documents
-        return (documents[key] for _, key in (reversed(walked) if reverse else walked))
+        # A document deleted while the walk goes on is not read.
+        return (document for key in walked if (document := documents.get(key)) is not None)
 
     def put(self, key: Any, document: Mapping[str, Any]) -> None:
         if key not in self._order:
@@ -276,6 +278,9 @@ class _Ordering:
         self._kinds: dict[Any, Counter[_Kind | None]] = {}
         # key -> the values it is filed under, its kind, its sort values
         self._filed: dict[Any, tuple[tuple[Any, ...], _Kind | None, tuple[Any, ...]]] = {}
+        # id of a list of entries -> how many walks are reading it: a write then changes a
+        # copy, and the walks go on over the list as it was when they started.
+        self._walked: Counter[int] = Counter()
 
     def put(self, key: Any, document: Mapping[str, Any], values: tuple[Any, ...]) -> None:
         sort_values = tuple(document.get(field, _ABSENT) for field in self._keys)
@@ -288,8 +293,7 @@ class _Ordering:
         for value in values:
             self._kinds.setdefault(value, Counter())[kind] += 1
             if kind is not None:
-                entries = self._sorted.setdefault(value, {}).setdefault(kind, [])
-                insort(entries, (sort_values, key))
+                insort(self._entries(value, kind), (sort_values, key))
 
     def remove(self, key: Any) -> None:
         filed = self._filed.pop(key, None)
@@ -302,20 +306,39 @@ class _Ordering:
             if not kinds[kind]:
                 del kinds[kind]
             if kind is not None:
-                entries = self._sorted[value][kind]
+                entries = self._entries(value, kind)
                 del entries[bisect_left(entries, (sort_values, key))]
 
-    def walk(self, value: Any) -> list[tuple[tuple[Any, ...], Any]] | None:
-        """(sort values, key) of the documents filed under `value`, in order; None if
-        they cannot be ordered."""
+    def _entries(self, value: Any, kind: _Kind) -> list[tuple[tuple[Any, ...], Any]]:
+        """The entries of a value and kind, to be changed: a copy if a walk is reading them."""
+        by_kind = self._sorted.setdefault(value, {})
+        entries = by_kind.setdefault(kind, [])
+        if self._walked[id(entries)]:
+            entries = by_kind[kind] = entries[:]
+        return entries
+
+    def walk(self, value: Any, reverse: bool) -> Iterator[Any] | None:
+        """The keys of the documents filed under `value`, in (reverse) order, read lazily;
+        None if they cannot be ordered."""
         kinds = self._kinds.get(value)
         if not kinds:
-            return []
+            return iter(())
         if len(kinds) > 1 or None in kinds:
             return None
         (kind,) = kinds
         assert kind is not None
-        return self._sorted[value][kind][:]  # the caller reads it lazily, writes go on
+        return self._walking(self._sorted[value][kind], reverse)
+
+    def _walking(self, entries: list[tuple[tuple[Any, ...], Any]], reverse: bool) -> Iterator[Any]:
+        walked = id(entries)
+        self._walked[walked] += 1
+        try:
+            for _, key in reversed(entries) if reverse else entries:
+                yield key
+        finally:
+            self._walked[walked] -= 1
+            if not self._walked[walked]:
+                del self._walked[walked]
 
 
 def _pinned(filter: Mapping[str, Any], fields: set[str]) -> tuple[str, list[Any]] | None:

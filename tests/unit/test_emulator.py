@@ -280,6 +280,28 @@ def test_a_page_of_one_users_newest_documents_is_read_in_index_order() -> None:
             assert list(indexed.find({"user": "u1"}).sort(order).limit(5)) == expected
 
 
+def test_a_walk_in_index_order_reads_the_documents_as_they_were_when_it_started() -> None:
+    collection = fresh_database().claims
+    collection.create_index([("user", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)])
+    collection.insert_many([{"_id": f"c{n}", "user": "u1", "at": n} for n in range(4)])
+    order = [("at", DESCENDING), ("_id", DESCENDING)]
+    assert [d["_id"] for d in collection.find({"user": "u1"}).sort(order)] == [
+        "c3", "c2", "c1", "c0"
+    ]  # fmt: skip
+    index = collection._store.__dict__["_field_index"]
+    walk = index.ordered("user", "u1", ("at", "_id"), reverse=True)
+    assert next(walk)["_id"] == "c3"
+    collection.insert_one({"_id": "c9", "user": "u1", "at": 9})  # a write during the walk
+    collection.delete_one({"_id": "c1"})
+    assert [d["_id"] for d in walk] == ["c2", "c0"]  # what is still there of what it saw
+    assert [d["_id"] for d in collection.find({"user": "u1"}).sort(order)] == [
+        "c9",
+        "c3",
+        "c2",
+        "c0",
+    ]
+
+
 NAIVE_TIMES = st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2026, 1, 2))
 SIMPLE_VALUES = [
     st.text(max_size=3),
