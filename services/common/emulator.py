@@ -192,14 +192,19 @@ class _FieldIndex:
     def _file(
         self, key: Any, document: Mapping[str, Any], field: str, keys: tuple[Any, ...] | None
     ) -> None:
-        filed = self._filed.setdefault(key, {})
+        filed = self._filed.get(key)
+        if filed is None:
+            filed = self._filed[key] = {}
         if keys is None:  # a sub-document: any query may match it; check it every time
             self._unhashable[field].add(key)
             filed[field] = None
             return
         by_value = self._values[field]
         for v in keys:
-            by_value.setdefault(v, set()).add(key)
+            holders = by_value.get(v)
+            if holders is None:
+                holders = by_value[v] = set()
+            holders.add(key)
         filed[field] = keys
         for ordering in self._orderings.get(field, {}).values():
             ordering.put(key, document, keys)
@@ -291,7 +296,10 @@ class _Ordering:
         self.remove(key)
         self._filed[key] = (values, kind, sort_values)
         for value in values:
-            self._kinds.setdefault(value, Counter())[kind] += 1
+            kinds = self._kinds.get(value)
+            if kinds is None:
+                kinds = self._kinds[value] = Counter()
+            kinds[kind] += 1
             if kind is not None:
                 insort(self._entries(value, kind), (sort_values, key))
 
@@ -311,8 +319,12 @@ class _Ordering:
 
     def _entries(self, value: Any, kind: _Kind) -> list[tuple[tuple[Any, ...], Any]]:
         """The entries of a value and kind, to be changed: a copy if a walk is reading them."""
-        by_kind = self._sorted.setdefault(value, {})
-        entries = by_kind.setdefault(kind, [])
+        by_kind = self._sorted.get(value)
+        if by_kind is None:
+            by_kind = self._sorted[value] = {}
+        entries = by_kind.get(kind)
+        if entries is None:
+            entries = by_kind[kind] = []
         if self._walked[id(entries)]:
             entries = by_kind[kind] = entries[:]
         return entries
