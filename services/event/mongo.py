@@ -3,6 +3,7 @@ conditional update on one document (DESIGN §6)."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -470,7 +471,7 @@ def _claim(doc: Mapping[str, Any]) -> Claim:
     )
 
 
-# How many SUCCEEDED claim-log entries a MongoClaimLog keeps (about 300 bytes each).
+# How many SUCCEEDED claim-log entries a MongoClaimLog keeps (about 0.5 KB each).
 KEPT_CLAIMS = 50_000
 
 
@@ -484,14 +485,14 @@ class MongoClaimLog:
 
     def __init__(self, kept: int = KEPT_CLAIMS) -> None:
         self._c = ClaimDoc.get_pymongo_collection()
-        self._final: dict[str, Claim] = {}
+        self._final: OrderedDict[str, Claim] = OrderedDict()
         self._kept = kept
 
     def _keep(self, claim: Claim) -> Claim:
         if claim.status is ClaimStatus.SUCCEEDED:
-            if len(self._final) >= self._kept:
-                self._final.clear()
             self._final[claim.request_id] = claim
+            if len(self._final) > self._kept:
+                self._final.popitem(last=False)  # the one kept longest
         return claim
 
     async def reserve(self, claim: Claim) -> Claim | None:

@@ -910,8 +910,8 @@ async def test_list_claims_filters_by_user_event_reward_and_status(world: World)
 
 async def test_instances_that_keep_different_entries_list_the_same_claims(world: World) -> None:
     event = await completed_event(world, PLAYER, "player-2")
-    # Two more instances on the same database: one keeps every final entry it writes or
-    # reads, the other only a few at a time (it forgets them all when it is full).
+    # Two more instances on the same database: one keeps every SUCCEEDED entry it reads,
+    # the other only the last three (it forgets the oldest as it reads more).
     writer, forgetful = MongoClaimLog(), MongoClaimLog(kept=3)
     other = world.use_cases(writer)
     for n in range(6):
