@@ -285,7 +285,7 @@ class _Ordering:
         self._filed: dict[Any, tuple[tuple[Any, ...], _Kind | None, tuple[Any, ...]]] = {}
         # id of a list of entries -> how many walks are reading it: a write then changes a
         # copy, and the walks go on over the list as it was when they started.
-        self._walked: Counter[int] = Counter()
+        self._walked: dict[int, int] = {}
 
     def put(self, key: Any, document: Mapping[str, Any], values: tuple[Any, ...]) -> None:
         sort_values = tuple(document.get(field, _ABSENT) for field in self._keys)
@@ -325,7 +325,7 @@ class _Ordering:
         entries = by_kind.get(kind)
         if entries is None:
             entries = by_kind[kind] = []
-        if self._walked[id(entries)]:
+        if id(entries) in self._walked:
             entries = by_kind[kind] = entries[:]
         return entries
 
@@ -343,14 +343,14 @@ class _Ordering:
 
     def _walking(self, entries: list[tuple[tuple[Any, ...], Any]], reverse: bool) -> Iterator[Any]:
         walked = id(entries)
-        self._walked[walked] += 1
+        self._walked[walked] = self._walked.get(walked, 0) + 1
         try:
             for _, key in reversed(entries) if reverse else entries:
                 yield key
         finally:
-            self._walked[walked] -= 1
-            if not self._walked[walked]:
-                del self._walked[walked]
+            left = self._walked.pop(walked) - 1
+            if left:
+                self._walked[walked] = left
 
 
 def _pinned(filter: Mapping[str, Any], fields: set[str]) -> tuple[str, list[Any]] | None:
