@@ -6,7 +6,8 @@ here change how it finds candidate documents, never which documents match: whate
 finds the candidates, the full filter is applied to each one, in the collection's order.
 
 - A filter that pins `_id` to one value, or to a list of strings (or ObjectIds, UUIDs)
-  with `$in`, reads those documents directly.
+  with `$in`, reads those documents directly (and, if that is all it says, takes them
+  without testing them).
 - A filter that pins the leading field of a declared index (`IndexModel` in a model's
   Settings, as MongoDB would use it) reads only the documents filed under that value.
   The index is kept on every write: inserts, replacements and deletes go through the
@@ -451,11 +452,17 @@ def _candidates(
         candidates = [] if document is None else [document]
     elif (keys := _listed_ids(key)) is not None:
         candidates = _built_index(store).holding(keys)
+        if len(filter) == 1:  # each document filed under a listed id matches: no test
+            return candidates, _matches_all
     elif pinned := _pinned(filter, _leading_fields(store)):
         candidates = _built_index(store).candidates(*pinned)
     else:
         return None
     return candidates, _test(filter, bool(candidates))
+
+
+def _matches_all(document: Mapping[str, Any]) -> bool:
+    return True
 
 
 def _test(filter: Mapping[str, Any], found: bool) -> Callable[[Mapping[str, Any]], bool]:
