@@ -863,28 +863,19 @@ _PathTree = dict[str, "_PathTree"]
 def _touched_paths(update: Any) -> _PathTree | None:
     """The fields an update document's operators name, as a tree; None if it may change
     anything else (a pipeline, another operator, a malformed update)."""
-    shape = _shape(update)
-    if shape is None:
+    if not isinstance(update, Mapping) or not update:
         return None
-    tree: _PathTree | None = _remembered(_trees, shape, _read_touched_paths)
-    return tree
-
-
-def _read_touched_paths(shape: _Shape) -> _PathTree | None:
     tree: _PathTree = {}
-    for operator, paths in shape:
-        if operator not in _PATH_OPERATORS or not paths:
+    for operator, fields in update.items():
+        if operator not in _PATH_OPERATORS or not isinstance(fields, Mapping) or not fields:
             return None
-        for path in paths:
+        for path in fields:
             if not isinstance(path, str):
                 return None
             node = tree
             for part in path.split("."):
                 node = node.setdefault(part, {})
     return tree
-
-
-_trees: dict[_Shape, _PathTree | None] = {}
 
 
 def _copy_along(value: Any, paths: _PathTree) -> Any:
