@@ -656,7 +656,22 @@ def _copies(self: Any, documents: Iterable[Any], fields: Any, as_class: Any) -> 
 _Projection = tuple[dict[str, Any], bool, bool]
 
 
-# Projections as `_projection_spec` reads them: the few a program uses, read once each.
+# What a program asks of the emulator in the same few forms over and over (projections,
+# update shapes) is read once per form: at most this many of each kind are remembered.
+_REMEMBERED = 256
+_UNREAD: Any = object()
+
+
+def _remembered(memo: dict[Any, Any], key: Any, read: Callable[[Any], Any]) -> Any:
+    """`read(key)`, read once while `memo` keeps it."""
+    found = memo.get(key, _UNREAD)
+    if found is _UNREAD:
+        if len(memo) >= _REMEMBERED:
+            memo.clear()
+        found = memo[key] = read(key)
+    return found
+
+
 _specs: dict[tuple[tuple[Any, Any], ...], _Projection | None] = {}
 
 
@@ -665,21 +680,18 @@ def _projection_spec(projection: Any) -> _Projection | None:
     with one kind of field, all included or all excluded; None for anything else."""
     if type(projection) is not dict or not projection:
         return None
-    if all(type(flag) in (int, bool) for flag in projection.values()):
-        key = tuple(projection.items())
-        if key not in _specs:
-            if len(_specs) >= 256:
-                _specs.clear()
-            _specs[key] = _read_projection(projection)
-        return _specs[key]
-    return _read_projection(projection)
+    items = tuple(projection.items())
+    if not all(type(flag) in (int, bool) for _, flag in items):
+        return None
+    spec: _Projection | None = _remembered(_specs, items, _read_projection)
+    return spec
 
 
-def _read_projection(projection: dict[Any, Any]) -> _Projection | None:
+def _read_projection(items: tuple[tuple[Any, Any], ...]) -> _Projection | None:
     with_id = True
     fields: dict[str, Any] = {}
     include: set[bool] = set()
-    for path, flag in projection.items():
+    for path, flag in items:
         if type(flag) not in (int, bool) or flag not in (0, 1) or type(path) is not str:
             return None
         if path == "_id":
@@ -812,11 +824,8 @@ def _natively_ordered(documents: list[Any], key: str) -> bool:
 
 
 # An update's operators, each with the paths it names, in order: its shape. Programs send
-# the same few shapes over and over, with other values; what depends only on the shape is
-# read once per shape (at most this many are remembered).
+# the same few shapes with other values; what depends only on the shape is remembered.
 _Shape = tuple[tuple[Any, tuple[Any, ...]], ...]
-_SHAPES_REMEMBERED = 256
-_UNREAD: Any = object()
 
 
 def _shape(update: Any) -> _Shape | None:
@@ -829,15 +838,6 @@ def _shape(update: Any) -> _Shape | None:
             return None
         shape.append((operator, tuple(fields)))
     return tuple(shape)
-
-
-def _remembered(memo: dict[_Shape, Any], shape: _Shape, read: Callable[[_Shape], Any]) -> Any:
-    found = memo.get(shape, _UNREAD)
-    if found is _UNREAD:
-        if len(memo) >= _SHAPES_REMEMBERED:
-            memo.clear()
-        found = memo[shape] = read(shape)
-    return found
 
 
 # Update operators that change only what their paths name: the value there is replaced,
