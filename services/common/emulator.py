@@ -130,13 +130,15 @@ class _FieldIndex:
         ids = set(self._unhashable[field])
         for value in values:
             ids.update(by_value.get(value, ()))
-        return [self._documents[key] for key in sorted(ids, key=self._order.__getitem__)]
+        return self._in_order(ids)
 
     def holding(self, keys: Iterable[Any]) -> list[Mapping[str, Any]]:
         """The documents filed under these `_id`s, in collection order."""
-        order = self._order
-        found = {key for key in keys if key in order}
-        return [self._documents[key] for key in sorted(found, key=order.__getitem__)]
+        return self._in_order({key for key in keys if key in self._order})
+
+    def _in_order(self, keys: set[Any]) -> list[Mapping[str, Any]]:
+        """The documents of these (filed) `_id`s, in collection order."""
+        return [self._documents[key] for key in sorted(keys, key=self._order.__getitem__)]
 
     def ordered(
         self, field: str, value: Any, keys: tuple[str, ...], reverse: bool
